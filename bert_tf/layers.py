@@ -1,0 +1,249 @@
+"""The layers of a BERT encoder: embeddings, attention mask, transformer block, pooler.
+
+All layers are `tf_keras` (Keras 2) layers with explicit sub-layer names and a
+`get_config` that mirrors `__init__`. Shapes are dynamic in batch and sequence
+length and nothing depends on Python-side shapes, so the encoder compiles with
+XLA. Projections are `EinsumDense` layers whose kernels keep the head axis
+(`[hidden, num_heads, head_size]`), so no reshape sits between the matmuls.
+
+Dropout is active only when the layer is called with `training=True`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+import tf_keras
+
+_ACTIVATIONS = {
+    "gelu_tanh": lambda x: tf.nn.gelu(x, approximate=True),
+    "gelu_exact": lambda x: tf.nn.gelu(x, approximate=False),
+    "relu": tf.nn.relu,
+    "silu": tf.nn.silu,
+}
+
+
+def activation(name: str):
+    """The activation function for a `BertConfig.hidden_act` name."""
+    return _ACTIVATIONS[name]
+
+
+def initializer(initializer_range: float) -> tf_keras.initializers.Initializer:
+    """BERT's weight initializer: truncated normal with stddev `initializer_range`."""
+    return tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
+
+
+def build_sublayer(layer: tf_keras.layers.Layer, input_shape) -> None:
+    """Builds `layer` now, its variables named under the layer's own name."""
+    with tf.name_scope(layer.name):
+        layer.build(input_shape)
+
+
+@tf_keras.saving.register_keras_serializable(package="bert_tf")
+class BertEmbeddings(tf_keras.layers.Layer):
+    """Word + position + type embeddings, then LayerNorm and dropout.
+
+    Call: `embeddings(word_ids, type_ids)` with int32 `[batch, seq]` ids returns
+    `[batch, seq, hidden]`. Positions are `0 .. seq-1`.
+
+    Attributes:
+        word_embeddings: the `[vocab_size, hidden]` table (shared with the MLM head).
+        position_embeddings: `[max_position_embeddings, hidden]`.
+        type_embeddings: `[type_vocab_size, hidden]`.
+        layer_norm: the LayerNorm after the sum.
+    """
+
+    def __init__(self, vocab_size: int, hidden_size: int, max_position_embeddings: int,
+                 type_vocab_size: int, dropout: float, layer_norm_eps: float,
+                 initializer_range: float, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = vocab_size
+        self.hidden_size = hidden_size
+        self.max_position_embeddings = max_position_embeddings
+        self.type_vocab_size = type_vocab_size
+        self.dropout = dropout
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+        self.layer_norm = tf_keras.layers.LayerNormalization(
+            axis=-1, epsilon=layer_norm_eps, name="layer_norm")
+        self.dropout_layer = tf_keras.layers.Dropout(dropout, name="dropout")
+
+    def build(self, input_shape):
+        def table(name, rows):
+            return self.add_weight(name, shape=[rows, self.hidden_size],
+                                   initializer=initializer(self.initializer_range))
+
+        self.word_embeddings = table("word_embeddings", self.vocab_size)
+        self.position_embeddings = table("position_embeddings", self.max_position_embeddings)
+        self.type_embeddings = table("type_embeddings", self.type_vocab_size)
+        build_sublayer(self.layer_norm, [None, None, self.hidden_size])
+        super().build(input_shape)
+
+    def call(self, word_ids, type_ids, training=None):
+        seq_length = tf.shape(word_ids)[1]
+        x = tf.gather(self.word_embeddings, word_ids)
+        x += tf.gather(self.type_embeddings, type_ids)
+        x += tf.expand_dims(self.position_embeddings[:seq_length], 0)
+        x = self.layer_norm(x)
+        return self.dropout_layer(x, training=training)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(vocab_size=self.vocab_size, hidden_size=self.hidden_size,
+                      max_position_embeddings=self.max_position_embeddings,
+                      type_vocab_size=self.type_vocab_size, dropout=self.dropout,
+                      layer_norm_eps=self.layer_norm_eps,
+                      initializer_range=self.initializer_range)
+        return config
+
+
+@tf_keras.saving.register_keras_serializable(package="bert_tf")
+class AttentionMask(tf_keras.layers.Layer):
+    """The additive attention bias from `input_mask`, computed once per encoder call.
+
+    Call: `attention_mask(input_mask)` with int `[batch, seq]` (1 = real token)
+    returns float32 `[batch, 1, 1, seq]`: 0 where attended, a large negative
+    number at padding, to add to the `[batch, heads, query, key]` scores.
+    """
+
+    LARGE_NEGATIVE = -1e9
+
+    def __init__(self, **kwargs):
+        kwargs["dtype"] = "float32"  # The bias is added to float32 scores.
+        super().__init__(**kwargs)
+
+    def call(self, input_mask):
+        mask = tf.cast(input_mask, tf.float32)
+        return (1.0 - mask)[:, tf.newaxis, tf.newaxis, :] * self.LARGE_NEGATIVE
+
+
+@tf_keras.saving.register_keras_serializable(package="bert_tf")
+class TransformerBlock(tf_keras.layers.Layer):
+    """One post-LayerNorm BERT block: self-attention, then feed-forward.
+
+    Call: `block(x, attention_mask=bias)` with `x` `[batch, seq, hidden]` and the
+    `AttentionMask` output `[batch, 1, 1, seq]`; returns `[batch, seq, hidden]`.
+    Softmax runs in float32 under any mixed-precision policy.
+
+    Attributes (the weights the checkpoint readers fill):
+        query, key, value: `EinsumDense`, kernel `[hidden, heads, head_size]`,
+            bias `[heads, head_size]`.
+        attention_output: `EinsumDense`, kernel `[heads, head_size, hidden]`.
+        attention_layer_norm, output_layer_norm: `LayerNormalization`.
+        intermediate: `Dense` `[hidden, intermediate]` (activation applied after).
+        output_dense: `Dense` `[intermediate, hidden]`.
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, intermediate_size: int,
+                 hidden_act: str, hidden_dropout: float, attention_dropout: float,
+                 layer_norm_eps: float, initializer_range: float, **kwargs):
+        super().__init__(**kwargs)
+        if hidden_size % num_heads:
+            raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_heads {num_heads}")
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.intermediate_size = intermediate_size
+        self.hidden_act = hidden_act
+        self.hidden_dropout = hidden_dropout
+        self.attention_dropout = attention_dropout
+        self.layer_norm_eps = layer_norm_eps
+        self.initializer_range = initializer_range
+        self._activation = activation(hidden_act)
+        head_size = hidden_size // num_heads
+        self._scale = 1.0 / math.sqrt(head_size)
+
+        def projection(name):
+            return tf_keras.layers.EinsumDense(
+                "bsh,hnd->bsnd", output_shape=(None, num_heads, head_size), bias_axes="nd",
+                kernel_initializer=initializer(initializer_range), name=name)
+
+        self.query = projection("query")
+        self.key = projection("key")
+        self.value = projection("value")
+        self.attention_output = tf_keras.layers.EinsumDense(
+            "bsnd,ndh->bsh", output_shape=(None, hidden_size), bias_axes="h",
+            kernel_initializer=initializer(initializer_range), name="attention_output")
+        self.attention_probs_dropout = tf_keras.layers.Dropout(
+            attention_dropout, name="attention_probs_dropout")
+        self.attention_output_dropout = tf_keras.layers.Dropout(
+            hidden_dropout, name="attention_output_dropout")
+        self.attention_layer_norm = tf_keras.layers.LayerNormalization(
+            axis=-1, epsilon=layer_norm_eps, name="attention_layer_norm")
+        self.intermediate = tf_keras.layers.Dense(
+            intermediate_size, kernel_initializer=initializer(initializer_range),
+            name="intermediate")
+        self.output_dense = tf_keras.layers.Dense(
+            hidden_size, kernel_initializer=initializer(initializer_range), name="output")
+        self.output_dropout = tf_keras.layers.Dropout(hidden_dropout, name="output_dropout")
+        self.output_layer_norm = tf_keras.layers.LayerNormalization(
+            axis=-1, epsilon=layer_norm_eps, name="output_layer_norm")
+
+    def build(self, input_shape):
+        hidden = [None, None, self.hidden_size]
+        for layer in (self.query, self.key, self.value):
+            build_sublayer(layer, hidden)
+        build_sublayer(self.attention_output,
+                       [None, None, self.num_heads, self.hidden_size // self.num_heads])
+        build_sublayer(self.attention_layer_norm, hidden)
+        build_sublayer(self.intermediate, hidden)
+        build_sublayer(self.output_dense, [None, None, self.intermediate_size])
+        build_sublayer(self.output_layer_norm, hidden)
+        super().build(input_shape)
+
+    def call(self, x, attention_mask, training=None):
+        q = self.query(x) * tf.cast(self._scale, x.dtype)  # [batch, seq, heads, head_size]
+        k = self.key(x)
+        v = self.value(x)
+        scores = tf.einsum("bqnd,bknd->bnqk", q, k)         # [batch, heads, seq, seq]
+        scores = tf.cast(scores, tf.float32) + tf.cast(attention_mask, tf.float32)
+        probs = tf.cast(tf.nn.softmax(scores, axis=-1), x.dtype)
+        probs = self.attention_probs_dropout(probs, training=training)
+        context = tf.einsum("bnqk,bknd->bqnd", probs, v)    # [batch, seq, heads, head_size]
+        attention = self.attention_output(context)
+        attention = self.attention_output_dropout(attention, training=training)
+        x = self.attention_layer_norm(x + attention)
+        hidden = self._activation(self.intermediate(x))
+        out = self.output_dropout(self.output_dense(hidden), training=training)
+        return self.output_layer_norm(x + out)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(hidden_size=self.hidden_size, num_heads=self.num_heads,
+                      intermediate_size=self.intermediate_size, hidden_act=self.hidden_act,
+                      hidden_dropout=self.hidden_dropout,
+                      attention_dropout=self.attention_dropout,
+                      layer_norm_eps=self.layer_norm_eps,
+                      initializer_range=self.initializer_range)
+        return config
+
+
+@tf_keras.saving.register_keras_serializable(package="bert_tf")
+class BertPooler(tf_keras.layers.Layer):
+    """The tanh pooler: a dense layer over the first (`[CLS]`) position.
+
+    Call: `pooler(sequence_output)` `[batch, seq, hidden]` -> `[batch, hidden]`.
+
+    Attributes:
+        dense: `Dense` `[hidden, hidden]` with tanh.
+    """
+
+    def __init__(self, hidden_size: int, initializer_range: float, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.initializer_range = initializer_range
+        self.dense = tf_keras.layers.Dense(
+            hidden_size, activation="tanh", kernel_initializer=initializer(initializer_range),
+            name="dense")
+
+    def build(self, input_shape):
+        build_sublayer(self.dense, [None, self.hidden_size])
+        super().build(input_shape)
+
+    def call(self, sequence_output):
+        return self.dense(sequence_output[:, 0, :])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(hidden_size=self.hidden_size, initializer_range=self.initializer_range)
+        return config

@@ -1,0 +1,137 @@
+r"""bert-tf-fill-mask: predict the `[MASK]` words of a text with an exported masked-LM head.
+
+Needs an export made with `--with_mlm` (it calls `encoder.mlm`). Each literal
+`[MASK]` in the text becomes the mask token; the rest is tokenized by the
+export's own `preprocess/`.
+
+Examples:
+
+  bert-tf-export --checkpoint=uncased_L-12_H-768_A-12 --output_dir=exports/bert --with_mlm
+  bert-tf-fill-mask exports/bert "Hello I'm a [MASK] model."
+  bert-tf-fill-mask exports/bert "Paris is the [MASK] of [MASK]." --top_k=3
+
+As a library: `fill_mask(export_dir, text, top_k=5)` -> per mask, a list of
+`(token, probability)` from most to least likely.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from absl import app, flags
+
+from export import cli
+from export.errors import ExportedModelError
+
+MASK = "[MASK]"
+
+flags.DEFINE_integer("top_k", 5, "How many predictions to show per [MASK].", lower_bound=1)
+
+
+def _vocab_tokens(preprocess) -> list[str]:
+    from preprocess import load_vocab
+
+    return load_vocab(preprocess.tokenize.vocab_file.asset_path.numpy().decode())
+
+
+class MaskFiller:
+    """An export's `preprocess/` and `encoder.mlm`, loaded once for many texts."""
+
+    def __init__(self, export_dir: os.PathLike | str):
+        import tensorflow as tf
+        import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
+
+        from export.inspect import check_export_dir
+
+        path = check_export_dir(export_dir)
+        self._encoder = tf.saved_model.load(os.fspath(path / "encoder"))
+        if not hasattr(self._encoder, "mlm"):
+            raise ExportedModelError(
+                f"{path}: the encoder has no masked-LM head (mlm): re-export with --with_mlm")
+        self._preprocess = tf.saved_model.load(os.fspath(path / "preprocess"))
+        special = self._preprocess.tokenize.get_special_tokens_dict()
+        self._special = {k: int(v) for k, v in special.items()}
+        if self._special["mask_id"] < 0:
+            raise ExportedModelError(f"{path}: the vocab has no {MASK} token")
+        self._vocab = _vocab_tokens(self._preprocess)
+
+    def _ids(self, text: str) -> tuple[list[int], list[int]]:
+        import tensorflow as tf
+
+        pieces = text.split(MASK)
+        if len(pieces) == 1:
+            raise ExportedModelError(f"the text has no {MASK}: {text!r}")
+        tokens = self._preprocess.tokenize(tf.constant(pieces))
+        ids, positions = [self._special["start_of_sequence_id"]], []
+        for index, piece_ids in enumerate(tokens.merge_dims(1, 2).to_list()):
+            ids += piece_ids
+            if index < len(pieces) - 1:
+                positions.append(len(ids))
+                ids.append(self._special["mask_id"])
+        ids.append(self._special["end_of_segment_id"])
+        return ids, positions
+
+    def __call__(self, text: str, top_k: int = 5) -> list[list[tuple[str, float]]]:
+        """Per `[MASK]` in `text`, the `top_k` most likely tokens and their probabilities."""
+        import tensorflow as tf
+
+        ids, positions = self._ids(text)
+        inputs = {"input_word_ids": tf.constant([ids], tf.int32),
+                  "input_mask": tf.ones([1, len(ids)], tf.int32),
+                  "input_type_ids": tf.zeros([1, len(ids)], tf.int32),
+                  "masked_lm_positions": tf.constant([positions], tf.int32)}
+        logits = self._encoder.mlm(inputs, training=False)["mlm_logits"][0]
+        probs, best = tf.math.top_k(tf.nn.softmax(logits, axis=-1), k=top_k)
+        return [[(self._vocab[int(i)], float(p)) for i, p in zip(ids_row, prob_row)]
+                for ids_row, prob_row in zip(best.numpy(), probs.numpy())]
+
+
+def fill_mask(export_dir: os.PathLike | str, text: str,
+              top_k: int = 5) -> list[list[tuple[str, float]]]:
+    """Per `[MASK]` in `text`, the `top_k` most likely tokens with their probabilities.
+
+    Raises:
+        ExportedModelError: not an export, no `mlm` (export without
+            `--with_mlm`), or no `[MASK]` in `text`.
+    """
+    return MaskFiller(export_dir)(text, top_k)
+
+
+def format_predictions(text: str, predictions: list[list[tuple[str, float]]]) -> str:
+    """The text with each mask filled by its best guess, then every mask's top-k table."""
+    filled = text
+    for options in predictions:
+        filled = filled.replace(MASK, options[0][0], 1)
+    lines = [filled]
+    for index, options in enumerate(predictions, 1):
+        lines.append(f"[MASK] {index}:")
+        lines += [f"  {prob:6.1%}  {token}" for token, prob in options]
+    return "\n".join(lines)
+
+
+def main(argv) -> int:
+    if len(argv) != 3:
+        raise app.UsageError('usage: bert-tf-fill-mask EXPORT_DIR "text with [MASK]"')
+    _, export_dir, text = argv
+    if MASK not in text:
+        raise ExportedModelError(f"the text has no {MASK}: {text!r}")
+    from export.inspect import check_export_dir
+
+    check_export_dir(export_dir)
+    print(format_predictions(text, fill_mask(export_dir, text, flags.FLAGS.top_k)))
+    return 0
+
+
+def _main(argv) -> None:
+    sys.exit(cli.guarded(main, argv))
+
+
+def run() -> None:
+    """The `bert-tf-fill-mask` console script."""
+    cli.quiet_tensorflow()
+    app.run(_main)
+
+
+if __name__ == "__main__":
+    run()

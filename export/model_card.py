@@ -1,0 +1,204 @@
+"""The export's `README.md`: a model card in the style of a TF Hub model page.
+
+It is rendered from the export's metadata (`encoder/assets.extra/bert_tf_export.json`,
+written by `export.pair`), so the card and `bert-tf-inspect` always agree.
+Sections: TF Hub metadata lines, overview, source checkpoint (with checksums),
+architecture, inputs and outputs, a single-segment and a multi-segment (NLI)
+usage example with the export's real paths, tokenizer settings, and the parity
+figures measured when the export was verified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+from typing import Any, Mapping
+
+METADATA_FILE = "bert_tf_export.json"
+
+
+def metadata_path(export_dir: os.PathLike | str) -> pathlib.Path:
+    """Where an export keeps its metadata: beside the encoder SavedModel, as TF Serving allows."""
+    return pathlib.Path(export_dir) / "encoder" / "assets.extra" / METADATA_FILE
+
+
+def write_metadata(export_dir: os.PathLike | str, metadata: Mapping[str, Any]) -> None:
+    path = metadata_path(export_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_metadata(export_dir: os.PathLike | str) -> dict[str, Any] | None:
+    """The export's metadata, or None for an export not written by bert-tf."""
+    path = metadata_path(export_dir)
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _architecture(config: Mapping[str, Any]) -> str:
+    rows = [("layers (`num_layers`)", config["num_layers"]),
+            ("hidden size", config["hidden_size"]),
+            ("attention heads", config["num_heads"]),
+            ("feed-forward size", config["intermediate_size"]),
+            ("activation", config["hidden_act"]),
+            ("vocab size", config["vocab_size"]),
+            ("max positions", config["max_position_embeddings"]),
+            ("segment types", config["type_vocab_size"]),
+            ("dropout (hidden / attention)",
+             f"{config['hidden_dropout']} / {config['attention_dropout']}"),
+            ("LayerNorm epsilon", config["layer_norm_eps"])]
+    return "\n".join(["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows])
+
+
+def _figures(verification: Mapping[str, Any]) -> str:
+    lines = ["| endpoint | max abs diff |", "| --- | --- |"]
+    for endpoint, diff in sorted(verification["max_abs_diff"].items()):
+        lines.append(f"| `{endpoint}` | {diff:.2e} |")
+    return "\n".join(lines)
+
+
+def render_model_card(metadata: Mapping[str, Any], export_dir: os.PathLike | str) -> str:
+    """The card's markdown text.
+
+    Args:
+        metadata: the export's metadata (see `export.pair`).
+        export_dir: the export's final location, used in the usage examples.
+    """
+    export_dir = pathlib.Path(export_dir).absolute()
+    encoder_dir, preprocess_dir = export_dir / "encoder", export_dir / "preprocess"
+    config = metadata["config"]
+    source = metadata["source"]
+    tokenizer = metadata["tokenizer"]
+    special = metadata["special_tokens"]
+    verification = metadata["verification"]
+    seq_length = metadata["default_seq_length"]
+    checksums = "\n".join(f"- `{name}`: sha256 `{digest}`"
+                          for name, digest in sorted(source["sha256"].items()))
+    mlm = ""
+    if metadata["with_mlm"]:
+        mlm = f"""
+With the masked-LM head (`encoder.mlm`): the same dict plus `masked_lm_positions`
+int32 `[batch, num_predictions]` in; the encoder outputs plus `mlm_logits`
+`[batch, num_predictions, {config['vocab_size']}]` out. Try it:
+`bert-tf-fill-mask {export_dir} "Paris is the [MASK] of France."`
+"""
+    preset = (f"\n\nIts architecture is the preset `{source['preset']}`: "
+              f"{source['preset_description']}" if source.get("preset") else "")
+    return f"""# {metadata['name']}
+
+<!-- network-architecture: transformer -->
+<!-- network-architecture: bert -->
+<!-- language: {source.get('language') or 'und'} -->
+<!-- fine-tunable: true -->
+<!-- format: saved_model_2 -->
+<!-- task: text-embedding -->
+<!-- license: see the source checkpoint -->
+
+## Overview
+
+A BERT encoder with {config['num_layers']} layers, hidden size {config['hidden_size']} and
+{config['num_heads']} attention heads, exported by bert-tf {metadata['bert_tf_version']}
+as a pair of TF2 SavedModels: `encoder/` (token ids to pooled, sequence and per-layer
+outputs) and `preprocess/` (strings to token ids, tf-text ops, vocab as an asset).
+Both load with `hub.load` / `hub.KerasLayer` (tf_keras) and with Keras 3's
+`keras.layers.TFSMLayer(path, call_endpoint="serving_default")`.{preset}
+
+## Source checkpoint
+
+- checkpoint: `{source['checkpoint']}` ({source['format']} format)
+- config: {source['config_source']}
+- vocab: `{source['vocab_file']}`
+{checksums}
+
+Weights loaded: {metadata['load_report']}
+
+## Architecture
+
+{_architecture(config)}
+
+## Inputs and outputs
+
+`encoder(inputs, training=False)`: `inputs` is a dict of int32 `[batch, seq_length]`
+tensors `input_word_ids`, `input_mask`, `input_type_ids` (`seq_length` up to
+{config['max_position_embeddings']}). It returns `pooled_output` `[batch, {config['hidden_size']}]`,
+`sequence_output` `[batch, seq_length, {config['hidden_size']}]`, `encoder_outputs` (a list of
+{config['num_layers']} `[batch, seq_length, {config['hidden_size']}]`, one per transformer block) and
+`default` (= `pooled_output`). Dropout is active only with `training=True`.
+
+Signatures: `serving_default` (the same inputs, flat outputs `pooled_output`,
+`sequence_output`, `default`, `encoder_outputs_0` ... `encoder_outputs_{config['num_layers'] - 1}`)
+and `tokens` (legacy TF1 Hub inputs `input_ids`, `input_mask`, `segment_ids`;
+outputs `pooled_output`, `sequence_output`).
+{mlm}
+`preprocess(strings)` packs single sentences to `seq_length` {seq_length};
+`preprocess.tokenize`, `preprocess.tokenize_with_offsets` and
+`preprocess.bert_pack_inputs(segments, seq_length=N)` do it step by step for
+one or more segments.
+
+## Usage
+
+Single sentences:
+
+```python
+import tensorflow as tf
+import tensorflow_hub as hub
+import tensorflow_text  # registers the tf-text ops that preprocess/ uses
+import tf_keras
+
+preprocess = hub.KerasLayer("{preprocess_dir}")
+encoder = hub.KerasLayer("{encoder_dir}", trainable=True)
+sentences = tf_keras.layers.Input(shape=(), dtype=tf.string)
+outputs = encoder(preprocess(sentences))
+pooled = outputs["pooled_output"]      # [batch, {config['hidden_size']}]
+sequence = outputs["sequence_output"]  # [batch, {seq_length}, {config['hidden_size']}]
+model = tf_keras.Model(sentences, pooled)
+```
+
+Sentence pairs (for example NLI premise / hypothesis):
+
+```python
+preprocessor = hub.load("{preprocess_dir}")
+tokenize = hub.KerasLayer(preprocessor.tokenize)
+bert_pack_inputs = hub.KerasLayer(preprocessor.bert_pack_inputs,
+                                  arguments=dict(seq_length=64))
+encoder = hub.KerasLayer("{encoder_dir}", trainable=True)
+premise = tf_keras.layers.Input(shape=(), dtype=tf.string)
+hypothesis = tf_keras.layers.Input(shape=(), dtype=tf.string)
+packed = bert_pack_inputs([tokenize(premise), tokenize(hypothesis)])
+pooled = encoder(packed)["pooled_output"]
+logits = tf_keras.layers.Dense(3)(pooled)
+model = tf_keras.Model([premise, hypothesis], logits)
+```
+
+## Tokenizer settings
+
+- do_lower_case: {tokenizer['do_lower_case']}
+- strip_accents: {tokenizer['strip_accents']}
+- tokenize_chinese_chars: {tokenizer['tokenize_chinese_chars']}
+- chosen from: {tokenizer['source']}
+- vocab size {special['vocab_size']}; `[CLS]` = {special['start_of_sequence_id']},
+  `[SEP]` = {special['end_of_segment_id']}, `[PAD]` = {special['padding_id']},
+  `[MASK]` = {special['mask_id']}
+
+## Verification at export
+
+Both SavedModels were loaded back and {verification['texts']} texts (single sentences
+and sentence pairs, `seq_length` {verification['seq_length']}) ran through the loaded
+`preprocess` then the loaded `encoder`. The ids equal the in-memory preprocessing's;
+the largest absolute difference of any output to the in-memory Keras model:
+
+{_figures(verification)}
+
+The serving signatures are {"XLA-compiled" if metadata['serving_jit_compile'] else "not XLA-compiled"}.
+Export took {metadata['export_seconds']:.1f} s.
+"""
+
+
+def write_model_card(export_dir: os.PathLike | str, metadata: Mapping[str, Any],
+                     final_dir: os.PathLike | str) -> pathlib.Path:
+    """Writes `export_dir/README.md` (paths in it name `final_dir`); returns its path."""
+    path = pathlib.Path(export_dir) / "README.md"
+    path.write_text(render_model_card(metadata, final_dir), encoding="utf-8")
+    return path

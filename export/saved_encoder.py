@@ -1,0 +1,155 @@
+"""The `encoder/` SavedModel: a tf_keras encoder saved as a reusable TF Hub object.
+
+The saved root object is what `hub.load(ENCODER_DIR)` returns and what
+`hub.KerasLayer(ENCODER_DIR, trainable=True)` wraps (the TF2 "reusable
+SavedModel" API):
+
+- `encoder(inputs, training=False)`: `inputs` is a dict of int32 tensors
+  `input_word_ids`, `input_mask`, `input_type_ids`, each `[batch, seq_length]`
+  (both dims dynamic); returns a dict with `pooled_output` `[batch, hidden]`,
+  `sequence_output` `[batch, seq_length, hidden]`, `encoder_outputs` (a list of
+  `num_layers` x `[batch, seq_length, hidden]`) and `default` (=
+  `pooled_output`). Dropout is active only with `training=True`.
+- `variables`, `trainable_variables`, `regularization_losses` (a list of
+  argument-free functions): what `hub.KerasLayer` fine-tunes and regularizes.
+- `serving_default` (signature and attribute): the same dict in, flat outputs
+  out (`pooled_output`, `sequence_output`, `default`, `encoder_outputs_0` ...
+  `encoder_outputs_{num_layers-1}`). It is the attribute that Keras 3's
+  `keras.layers.TFSMLayer(ENCODER_DIR, call_endpoint="serving_default")` calls
+  with one dict, and the signature TF Serving calls with named tensors.
+- `tokens` (signature): the legacy TF1 Hub module interface, `input_ids`,
+  `input_mask`, `segment_ids` -> `pooled_output`, `sequence_output`.
+- `mlm` (only with the masked-LM head): `encoder.mlm(inputs, training=False)`
+  takes the same dict plus `masked_lm_positions` int32 `[batch, num_predictions]`
+  and returns the encoder outputs plus `mlm_logits`
+  `[batch, num_predictions, vocab_size]`; it is itself a reusable object
+  (`hub.KerasLayer(encoder.mlm, trainable=True)`).
+
+Only the variables and these functions are saved, not the Keras layer objects:
+saving and loading stay fast, and `trainable_variables` holds exactly the
+encoder's weights (the MLM head's own weights live in `mlm` only).
+"""
+
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+import tf_keras
+
+INPUT_KEYS = ("input_word_ids", "input_mask", "input_type_ids")
+MLM_POSITIONS_KEY = "masked_lm_positions"
+# The legacy `tokens` signature's input names -> ours.
+TOKENS_INPUTS = {"input_ids": "input_word_ids", "input_mask": "input_mask",
+                 "segment_ids": "input_type_ids"}
+TOKENS_OUTPUTS = ("pooled_output", "sequence_output")
+SERVING_SIGNATURE = "serving_default"
+TOKENS_SIGNATURE = "tokens"
+
+
+def _int_spec(name: str) -> tf.TensorSpec:
+    return tf.TensorSpec([None, None], tf.int32, name=name)
+
+
+def encoder_input_spec() -> dict[str, tf.TensorSpec]:
+    """The encoder's input signature: three int32 `[batch, seq_length]` tensors."""
+    return {key: _int_spec(key) for key in INPUT_KEYS}
+
+
+def mlm_input_spec() -> dict[str, tf.TensorSpec]:
+    """The `mlm` input signature: the encoder's plus `masked_lm_positions`."""
+    return {**encoder_input_spec(), MLM_POSITIONS_KEY: _int_spec(MLM_POSITIONS_KEY)}
+
+
+def flat_outputs(outputs: dict) -> dict[str, tf.Tensor]:
+    """Flattens the `encoder_outputs` list into `encoder_outputs_0`, `encoder_outputs_1`, ..."""
+    flat = {key: value for key, value in outputs.items() if key != "encoder_outputs"}
+    for index, layer_output in enumerate(outputs["encoder_outputs"]):
+        flat[f"encoder_outputs_{index}"] = layer_output
+    return flat
+
+
+class ReusableModel(tf.train.Checkpoint):
+    """A tf_keras model as a TF2 reusable SavedModel object (what `hub.KerasLayer` loads).
+
+    Saves the model's variables and its call traced for `training=False` and
+    `training=True`, not the Keras layer objects.
+
+    Attributes:
+        __call__: `(inputs, training=False) -> outputs` of the model.
+        variables: every variable the call reads.
+        trainable_variables: those fine-tuned by `hub.KerasLayer(..., trainable=True)`.
+        regularization_losses: argument-free functions returning scalar losses
+            (empty when the model has no regularizers).
+    """
+
+    def __init__(self, model: tf_keras.Model, input_spec: dict[str, tf.TensorSpec]):
+        super().__init__()
+        self.variables = list(model.variables)
+        self.trainable_variables = list(model.trainable_variables)
+        self.regularization_losses = []
+        if model.losses:
+            self.regularization_losses.append(
+                tf.function(lambda: tf.add_n(model.losses), input_signature=[]))
+
+        @tf.function
+        def call(inputs, training=False):
+            return model(inputs, training=training)
+
+        for training in (False, True):
+            call.get_concrete_function(input_spec, training=training)
+        self.__call__ = call
+
+
+class EncoderSavedModel(ReusableModel):
+    """The root object of `encoder/`; see the module docstring for its interface."""
+
+    def __init__(self, encoder: tf_keras.Model, *, mlm_model: tf_keras.Model | None = None,
+                 jit_compile: bool = False):
+        """Traces every endpoint of `encoder` (and of `mlm_model`).
+
+        Args:
+            encoder: the tf_keras encoder with the dict interface
+                (`bert_tf.encoder.build_encoder`).
+            mlm_model: the same encoder with the masked-LM head
+                (`bert_tf.heads.build_mlm_model`), exported as `mlm`; or None.
+            jit_compile: compile the `serving_default` and `tokens` signatures
+                with XLA.
+        """
+        super().__init__(encoder, encoder_input_spec())
+
+        @tf.function(input_signature=[encoder_input_spec()], jit_compile=jit_compile)
+        def serving_default(inputs):
+            return flat_outputs(encoder(inputs, training=False))
+
+        @tf.function(input_signature=[_int_spec(name) for name in TOKENS_INPUTS],
+                     jit_compile=jit_compile)
+        def tokens(input_ids, input_mask, segment_ids):
+            outputs = encoder(dict(input_word_ids=input_ids, input_mask=input_mask,
+                                   input_type_ids=segment_ids), training=False)
+            return {key: outputs[key] for key in TOKENS_OUTPUTS}
+
+        self.serving_default = serving_default
+        self.tokens = tokens
+        if mlm_model is not None:
+            self.mlm = ReusableModel(mlm_model, mlm_input_spec())
+
+    @property
+    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        """The signatures to pass to `tf.saved_model.save`."""
+        return {SERVING_SIGNATURE: self.serving_default.get_concrete_function(),
+                TOKENS_SIGNATURE: self.tokens.get_concrete_function()}
+
+
+def save_encoder(encoder: tf_keras.Model, path: os.PathLike | str, *,
+                 mlm_model: tf_keras.Model | None = None, jit_compile: bool = False) -> None:
+    """Writes the `encoder/` SavedModel of INTERFACE.md to `path`.
+
+    Args:
+        encoder: the tf_keras encoder with the dict interface.
+        path: the SavedModel folder to write.
+        mlm_model: the encoder with its masked-LM head, exported as `mlm`; or None.
+        jit_compile: compile the serving signatures with XLA.
+    """
+    root = EncoderSavedModel(encoder, mlm_model=mlm_model, jit_compile=jit_compile)
+    tf.saved_model.save(root, os.fspath(path), signatures=root.signatures)

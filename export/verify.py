@@ -1,0 +1,209 @@
+"""Verify a written export against the in-memory models it was saved from.
+
+Before an export is renamed into place, both SavedModels are loaded back and a
+few texts (single sentences, and sentence pairs packed as two segments) run
+through the loaded `preprocess` then the loaded `encoder`:
+
+- the loaded preprocessing gives the same ids as the in-memory one;
+- every endpoint of the loaded encoder (`__call__`, the `serving_default` and
+  `tokens` signatures, `mlm` when exported) gives the in-memory model's outputs
+  on those ids, within `tolerance(reference)`;
+- the special tokens and vocab size equal the config's and the vocab's, and
+  `encoder_outputs` has `num_layers` entries of width `hidden_size`.
+
+The measured figures (max abs differences) go into the model card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+from typing import Any, Mapping
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
+
+from bert_tf.config import BertConfig
+from export import saved_encoder
+from export.errors import ExportError
+
+# Texts that exercise casing, accents, CJK, punctuation, emoji and padding.
+TEXTS = (
+    "The quick brown fox jumps over the lazy dog.",
+    "BERT exports are verified before they are renamed into place!",
+    "Crème brûlée, naïve café and 東京 in one sentence: 42 × 7 = 294 🙂",
+    "hi",
+)
+PAIRS = (
+    ("A man is playing a guitar.", "Someone is making music."),
+    ("Where is the train station?", "The weather is nice today, isn't it?"),
+)
+# Special tokens that `get_special_tokens_dict()` names by id.
+# (`mask_id` is -1 for a vocab without [MASK].)
+SPECIAL_TOKENS = {"start_of_sequence_id": "[CLS]", "end_of_segment_id": "[SEP]",
+                  "padding_id": "[PAD]", "mask_id": "[MASK]"}
+NUM_MLM_PREDICTIONS = 3
+
+
+def tolerance(reference: np.ndarray) -> float:
+    """Allowed max abs difference: 1e-5, scaled up for outputs larger than 1 (logits)."""
+    return 1e-5 * max(1.0, float(np.max(np.abs(reference))))
+
+
+@dataclasses.dataclass
+class Probe:
+    """Encoder inputs for the verification texts: one batch, `TEXTS` then `PAIRS`.
+
+    Attributes:
+        inputs: int32 `[len(TEXTS) + len(PAIRS), seq_length]` arrays by input name.
+        seq_length: their length.
+    """
+
+    inputs: dict[str, np.ndarray]
+    seq_length: int
+
+    @property
+    def num_texts(self) -> int:
+        return len(TEXTS) + 2 * len(PAIRS)
+
+
+def make_probe(preprocessor, seq_length: int) -> Probe:
+    """Runs the verification texts through a preprocessing object (in memory or loaded).
+
+    Single texts go through `preprocessor(strings)`, pairs through `tokenize`
+    and `bert_pack_inputs` with two segments; one batch keeps the encoder's
+    XLA signatures to one compilation each.
+    """
+    single = preprocessor(tf.constant(TEXTS))
+    segments = [preprocessor.tokenize(tf.constant([pair[i] for pair in PAIRS])) for i in (0, 1)]
+    pair = preprocessor.bert_pack_inputs(segments, seq_length=tf.constant(seq_length))
+    if single["input_word_ids"].shape[1] != seq_length:
+        raise ExportError(f"verification failed: preprocess(strings) gives seq_length "
+                          f"{single['input_word_ids'].shape[1]}, expected {seq_length}")
+    return Probe(inputs={key: np.concatenate([np.asarray(single[key]), np.asarray(pair[key])])
+                         for key in saved_encoder.INPUT_KEYS},
+                 seq_length=seq_length)
+
+
+def _mlm_inputs(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Predict the first real tokens after [CLS] of every row."""
+    batch = inputs["input_word_ids"].shape[0]
+    positions = np.tile(np.arange(1, NUM_MLM_PREDICTIONS + 1, dtype=np.int32), (batch, 1))
+    return {**inputs, saved_encoder.MLM_POSITIONS_KEY: positions}
+
+
+def _numpy(nest: Any) -> Any:
+    return tf.nest.map_structure(np.asarray, nest)
+
+
+def reference_outputs(encoder, mlm_model, probe: Probe) -> dict[str, Any]:
+    """The in-memory models' outputs on the probe, as numpy (computed before saving)."""
+    outputs = _numpy(encoder(probe.inputs, training=False))
+    if mlm_model is not None:
+        outputs["mlm_logits"] = np.asarray(
+            mlm_model(_mlm_inputs(probe.inputs), training=False)["mlm_logits"])
+    return outputs
+
+
+def _max_diff(found: Mapping[str, Any], reference: Mapping[str, Any], keys,
+              endpoint: str) -> float:
+    worst = 0.0
+    for key in keys:
+        want = reference[key]
+        got = np.asarray(found[key])
+        if got.shape != want.shape:
+            raise ExportError(f"verification failed: {endpoint} output {key!r} has shape "
+                              f"{got.shape}, the in-memory model's is {want.shape}")
+        diff = float(np.max(np.abs(got - want))) if want.size else 0.0
+        if not diff <= tolerance(want):
+            raise ExportError(
+                f"verification failed: {endpoint} output {key!r} differs from the in-memory "
+                f"model by {diff:.3g} (allowed {tolerance(want):.3g})")
+        worst = max(worst, diff)
+    return worst
+
+
+def _flat_reference(reference: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    return saved_encoder.flat_outputs(
+        {k: v for k, v in reference.items() if k != "mlm_logits"})
+
+
+def check_special_tokens(special: Mapping[str, Any], config: BertConfig,
+                         vocab: list[str], where: str) -> dict[str, int]:
+    """Checks `get_special_tokens_dict()` against the config and the vocab; returns it as ints."""
+    special = {key: int(value) for key, value in special.items()}
+    if special.get("vocab_size") != config.vocab_size:
+        raise ExportError(f"{where}: vocab size {special.get('vocab_size')} differs from the "
+                          f"config's vocab_size {config.vocab_size}")
+    for key, token in SPECIAL_TOKENS.items():
+        expected = vocab.index(token) if token in vocab else -1
+        if special.get(key) != expected:
+            raise ExportError(f"{where}: {key} is {special.get(key)}, expected {expected} "
+                              f"(the id of {token} in the vocab)")
+    return special
+
+
+def verify_export(export_dir: os.PathLike | str, probe: Probe,
+                  reference: Mapping[str, Mapping[str, Any]], *, config: BertConfig,
+                  vocab: list[str], with_mlm: bool) -> dict[str, Any]:
+    """Loads `export_dir`'s two SavedModels back and checks them; returns the figures.
+
+    Args:
+        export_dir: the folder holding `encoder/` and `preprocess/`.
+        probe: the in-memory preprocessing's encoder inputs for the verification texts.
+        reference: `reference_outputs` of the in-memory models on `probe`.
+        config: the encoder's config.
+        vocab: the vocab's tokens (a token's id is its index).
+        with_mlm: whether `encoder/` must have the `mlm` sub-object.
+
+    Returns:
+        `texts`, `seq_length`, `special_tokens`, and `max_abs_diff`: endpoint ->
+        largest difference to the in-memory model over all outputs.
+
+    Raises:
+        ExportError: any check fails; the message names the endpoint and output.
+    """
+    export_dir = pathlib.Path(export_dir)
+    preprocess = tf.saved_model.load(os.fspath(export_dir / "preprocess"))
+    encoder = tf.saved_model.load(os.fspath(export_dir / "encoder"))
+
+    special = check_special_tokens(preprocess.tokenize.get_special_tokens_dict(),
+                                   config, vocab, "preprocess/")
+    loaded_probe = make_probe(preprocess, probe.seq_length)
+    for key, want in probe.inputs.items():
+        if not np.array_equal(loaded_probe.inputs[key], want):
+            raise ExportError(f"verification failed: the saved preprocess/ gives other "
+                              f"{key!r} than the in-memory one")
+
+    tensors = {key: tf.constant(value) for key, value in probe.inputs.items()}
+    outputs = encoder(tensors, training=False)
+    if len(outputs["encoder_outputs"]) != config.num_layers:
+        raise ExportError(f"verification failed: encoder_outputs has "
+                          f"{len(outputs['encoder_outputs'])} entries, the config has "
+                          f"num_layers={config.num_layers}")
+    if outputs["pooled_output"].shape[-1] != config.hidden_size:
+        raise ExportError(f"verification failed: pooled_output width "
+                          f"{outputs['pooled_output'].shape[-1]}, the config has "
+                          f"hidden_size={config.hidden_size}")
+    flat_want = _flat_reference(reference)
+    serving = encoder.signatures[saved_encoder.SERVING_SIGNATURE]
+    tokens = encoder.signatures[saved_encoder.TOKENS_SIGNATURE]
+    figures = {
+        "__call__": _max_diff(saved_encoder.flat_outputs(outputs), flat_want, flat_want,
+                              "encoder"),
+        "serving_default": _max_diff(serving(**tensors), flat_want, flat_want,
+                                     "serving_default"),
+        "tokens": _max_diff(
+            tokens(**{old: tensors[new] for old, new in saved_encoder.TOKENS_INPUTS.items()}),
+            flat_want, saved_encoder.TOKENS_OUTPUTS, "tokens"),
+    }
+    if with_mlm:
+        if not hasattr(encoder, "mlm"):
+            raise ExportError("verification failed: encoder/ has no mlm sub-object")
+        mlm_inputs = {k: tf.constant(v) for k, v in _mlm_inputs(probe.inputs).items()}
+        figures["mlm"] = _max_diff(encoder.mlm(mlm_inputs, training=False), reference,
+                                   ("mlm_logits",), "mlm")
+    return {"texts": probe.num_texts, "seq_length": probe.seq_length,
+            "special_tokens": special, "max_abs_diff": figures}

@@ -1,0 +1,78 @@
+"""Training mechanics on a tiny random export: precision policies, XLA, export, three segments."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+import nli_synth
+from conftest import assert_export_matches_model
+from finetune import data, model, serving, train
+
+
+def _config(**overrides):
+    settings = dict(seq_length=48, batch_size=32, epochs=4, learning_rate=1e-3, seed=11,
+                    checkpoint_every=1000, progress=False)
+    return train.TrainConfig(**{**settings, **overrides})
+
+
+@pytest.mark.parametrize("mixed_precision,jit_compile", [
+    ("mixed_bfloat16", False), ("none", True), ("mixed_float16", False)])
+def test_precision_policies_and_xla_train(tiny_export_dir, nli_files, tmp_path, mixed_precision, jit_compile):
+    """Each setting runs under its policy and brings the training loss down (the MiniLM test checks accuracy)."""
+    train_data = data.read_nli(nli_files[0])
+    config = _config(mixed_precision=mixed_precision, jit_compile=jit_compile)
+    result = train.train(tiny_export_dir, train_data, tmp_path, config)
+    assert tf_keras.mixed_precision.global_policy().name == "float32"  # restored after the run
+    logits_layer = result.classifier.get_layer("logits")
+    assert logits_layer.compute_dtype == {"none": "float32"}.get(mixed_precision, mixed_precision.split("_")[1])
+    assert logits_layer.kernel.dtype == tf.float32
+    losses = np.array(result.losses)
+    assert np.all(np.isfinite(losses)) and len(losses) == 4 * 15
+    first, last = losses[:15].mean(), losses[-15:].mean()
+    assert last < first - 0.02, (first, last)
+
+
+def test_export_matches_in_memory_model(tiny_export_dir, nli_files, tmp_path):
+    train_data, eval_data = data.read_nli(nli_files[0]), data.read_nli(nli_files[1])
+    result = train.train(tiny_export_dir, train_data, tmp_path / "run", _config(steps=20), eval_data=eval_data)
+    path = serving.export_classifier(result.packer, result.classifier, result.config.labels, tmp_path / "classifier")
+    assert_export_matches_model(result, eval_data, path, result.config.labels)
+    with pytest.raises(serving.ServingExportError, match="already exists"):
+        serving.export_classifier(result.packer, result.classifier, result.config.labels, path)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
+
+
+def test_three_segments_take_the_same_path(tiny_export_dir, tmp_path):
+    """premise + hypothesis + context: packed with type ids 0, 1, 2, trained, exported with three inputs."""
+    rows = [(p, h, f"Context {i % 7}.", label) for i, (p, h, label) in enumerate(nli_synth.generate(96, seed=4))]
+    path = tmp_path / "three.tsv"
+    path.write_text("".join(f"{p}\t{h}\t{c}\t{nli_synth.LABELS[label]}\n" for p, h, c, label in rows))
+    three = data.read_nli(path)
+    assert three.num_segments == 3
+    names = ("premise", "hypothesis", "context")
+    config = _config(steps=3, segment_names=names)
+    result = train.train(tiny_export_dir, three, tmp_path / "run", config, eval_data=three)
+    packed = result.packer({n: tf.constant([rows[0][i]]) for i, n in enumerate(names)})
+    assert sorted(set(packed["input_type_ids"].numpy()[0, packed["input_mask"].numpy()[0] == 1])) == [0, 1, 2]
+    exported = serving.export_classifier(result.packer, result.classifier, config.labels, tmp_path / "classifier",
+                                         segment_names=names)
+    assert_export_matches_model(result, three, exported, config.labels)
+    with pytest.raises(train.TrainingError, match=r"three.tsv: training examples have 3 segments, the run expects 2"):
+        train.train(tiny_export_dir, three, tmp_path / "other", _config(steps=3))
+
+
+def test_bad_settings_are_one_line_errors(tiny_export_dir, nli_files, tmp_path):
+    train_data = data.read_nli(nli_files[0])
+    cases = [
+        (dict(epochs=1, steps=5), r"epochs/steps: expected exactly one of them"),
+        (dict(mixed_precision="float8"), r"mixed_precision: expected one of none, mixed_float16, mixed_bfloat16"),
+        (dict(batch_size=0), r"batch_size: expected a positive integer, found 0"),
+    ]
+    for overrides, message in cases:
+        with pytest.raises(train.TrainingError, match=message):
+            _config(**overrides)
+    with pytest.raises(train.TrainingError, match=r"480 examples are fewer than one batch of 512"):
+        train.train(tiny_export_dir, train_data, tmp_path, _config(batch_size=512))
+    with pytest.raises(model.ExportDirError, match=r"found no encoder/saved_model.pb"):
+        train.train(tmp_path, train_data, tmp_path / "out", _config())
