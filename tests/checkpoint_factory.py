@@ -102,8 +102,9 @@ def write_google_checkpoint(folder: str | os.PathLike, config_dict: dict[str, An
                             seed: int, with_heads: bool = True) -> WrittenCheckpoint:
     """Writes a google-research TF1 checkpoint with random weights.
 
-    Files: `bert_model.ckpt.index`, `bert_model.ckpt.data-00000-of-00001`,
-    `bert_config.json` (`config_dict` as given; "gelu" = tanh GELU) and
+    Written with `tf.compat.v1` (graph, variables, `Saver`), as google-research
+    did. Files: `bert_model.ckpt.index`, `bert_model.ckpt.data-00000-of-00001`,
+    `bert_model.ckpt.meta`, `checkpoint`, `bert_config.json` (`config_dict` as given; "gelu" = tanh GELU) and
     `vocab.txt`. Variables: `bert/...`, and with `with_heads` the
     `cls/predictions/...` and `cls/seq_relationship/...` heads; always also
     `global_step` and `.../adam_m`, `.../adam_v` slots.
@@ -128,10 +129,15 @@ def write_google_checkpoint(folder: str | os.PathLike, config_dict: dict[str, An
     for name in ("bert/embeddings/word_embeddings", "bert/pooler/dense/kernel"):
         variables[name + "/adam_m"] = np.zeros_like(variables[name])
         variables[name + "/adam_v"] = np.ones_like(variables[name])
-    names = sorted(variables)
-    tf.raw_ops.SaveV2(prefix=str(folder / "bert_model.ckpt"), tensor_names=names,
-                      shape_and_slices=[""] * len(names),
-                      tensors=[tf.constant(variables[n]) for n in names])
+    # As google-research/bert wrote them: a TF1 graph, variables, a Saver (V2 format).
+    with tf.Graph().as_default():
+        for name in sorted(variables):
+            tf.compat.v1.get_variable(name, initializer=tf.constant(variables[name]),
+                                      trainable=name != "global_step")
+        saver = tf.compat.v1.train.Saver()
+        with tf.compat.v1.Session() as session:
+            session.run(tf.compat.v1.global_variables_initializer())
+            saver.save(session, str(folder / "bert_model.ckpt"))
     (folder / "bert_config.json").write_text(json.dumps(config_dict, indent=2))
     write_vocab(folder / "vocab.txt", size=config_dict["vocab_size"])
     return WrittenCheckpoint(folder, reference)

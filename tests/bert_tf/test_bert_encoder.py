@@ -1,5 +1,7 @@
 """The encoder's interface and behaviour: dict I/O, dynamic shapes, dropout, XLA, precision."""
 
+import inspect
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -7,7 +9,7 @@ import tf_keras
 
 import checkpoint_factory as factory
 from bert_tf import BertConfig, build_encoder, build_mlm_model, build_nsp_model, load_checkpoint
-from bert_tf import layers
+from bert_tf import heads, layers
 from bert_tf.encoder import BertEncoder
 
 CONFIG = BertConfig(vocab_size=len(factory.BASE_VOCAB), hidden_size=32, num_layers=3,
@@ -154,3 +156,24 @@ def test_mixed_precision(loaded_encoder, tiny_inputs, masked_positions, policy):
         scale = np.max(np.abs(value[int(name.split("/")[1])] if "/" in name else value))
         assert diff <= PRECISION_RTOL[policy] * scale, (name, diff, scale)
         assert diff > 0  # It did compute in reduced precision.
+
+
+@pytest.mark.parametrize("cls, shared", [
+    (layers.BertEmbeddings, set()),
+    (layers.TransformerBlock, set()),
+    (layers.BertPooler, set()),
+    (layers.AttentionMask, set()),
+    (heads.MaskedLMHead, {"embedding_layer"}),  # A shared layer, passed again to rebuild.
+])
+def test_get_config_mirrors_init(cls, shared):
+    own = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"} - shared
+    base = set(tf_keras.layers.Layer().get_config())
+    encoder = build_encoder(CONFIG)
+    instance = {
+        layers.BertEmbeddings: encoder.embeddings,
+        layers.TransformerBlock: encoder.transformer_layers[0],
+        layers.BertPooler: encoder.pooler,
+        layers.AttentionMask: encoder.get_layer("attention_mask"),
+        heads.MaskedLMHead: build_mlm_model(encoder, CONFIG).get_layer("mlm"),
+    }[cls]
+    assert set(instance.get_config()) - base == own

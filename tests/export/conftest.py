@@ -60,8 +60,9 @@ def _preprocess_cache() -> dict:
 def cached_preprocess(monkeypatch, _preprocess_cache):
     """Makes `export_pair` reuse preprocessing models built earlier in the session.
 
-    Only for tests of what happens after the preprocessing model is built
-    (errors, interrupts, atomicity): it saves seconds per test.
+    For the tests of CLI flags, errors, interrupts and atomicity: building the
+    preprocessing model is tested in full by `tiny_mlm_export` and the MiniLM
+    export, and takes seconds each time.
     """
     from export import pair
 
@@ -69,7 +70,8 @@ def cached_preprocess(monkeypatch, _preprocess_cache):
 
     @functools.wraps(original)
     def cached(vocab_file, settings, *, default_seq_length=128):
-        key = (os.fspath(vocab_file), settings, default_seq_length)
+        # Keyed by the vocab's content: the tiny checkpoints all share one vocab.
+        key = (pathlib.Path(vocab_file).read_bytes(), settings, default_seq_length)
         if key not in _preprocess_cache:
             _preprocess_cache[key] = original(vocab_file, settings,
                                               default_seq_length=default_seq_length)

@@ -106,7 +106,6 @@ def test_bad_input(case, tmp_path, checkpoints, capsys):
     assert status == 1
     lines = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(lines) == 1 and message in lines[0], err
-    print(lines[0])
     assert not (tmp_path / "exports").exists()  # not even the parent folder
 
 

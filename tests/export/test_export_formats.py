@@ -9,8 +9,7 @@ import pytest
 
 import export.__main__ as export_main
 from export import model_card
-from export_helpers import (SEQ_LENGTH, assert_matches_reference, leftovers, run_cli,
-                            run_subprocess)
+from export_helpers import SEQ_LENGTH, assert_matches_reference, leftovers, run_cli
 
 
 def test_google_tf1_export_with_mlm_matches_reference(tiny_mlm_export, checkpoints, tiny_config):
@@ -30,17 +29,16 @@ def test_google_tf1_export_with_mlm_matches_reference(tiny_mlm_export, checkpoin
         "bert_model.ckpt.index", "bert_model.ckpt.data-00000-of-00001"}
 
 
-def test_model_garden_alias_flags_in_a_subprocess(tmp_path, checkpoints, tiny_config):
+def test_model_garden_alias_flags(tmp_path, checkpoints, tiny_config, cached_preprocess, capsys):
     """export_tfhub.py's flag names work unchanged (the program name is all that changes)."""
     folder = checkpoints["hf_safetensors"].folder
     out = tmp_path / "aliases"
-    result = run_subprocess(
-        "export", f"--model_checkpoint_path={folder}",
+    status = run_cli(
+        export_main, f"--model_checkpoint_path={folder}",
         f"--bert_config_file={folder / 'config.json'}", f"--vocab_file={folder / 'vocab.txt'}",
         "--do_lower_case", f"--export_path={out}", f"--default_seq_length={SEQ_LENGTH}")
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert f"Exported {out}" in result.stdout
-    assert "Traceback" not in result.stderr
+    assert status == 0
+    assert f"Exported {out}" in capsys.readouterr().out
     assert_matches_reference(out / "encoder", checkpoints["hf_safetensors"], tiny_config)
     meta = model_card.read_metadata(out)
     assert meta["source"]["format"] == "huggingface"
@@ -48,7 +46,8 @@ def test_model_garden_alias_flags_in_a_subprocess(tmp_path, checkpoints, tiny_co
     assert meta["default_seq_length"] == SEQ_LENGTH
 
 
-def test_hf_bin_export_replaces_old_folder_only_after_success(tmp_path, checkpoints, tiny_config):
+def test_hf_bin_export_replaces_old_folder_after_success(tmp_path, checkpoints, tiny_config,
+                                                         cached_preprocess):
     out = tmp_path / "hf_bin"
     out.mkdir()
     (out / "old_export_marker").write_text("old")
