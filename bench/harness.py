@@ -95,20 +95,25 @@ def measure_interleaved(fns: dict[str, Callable[[], Any]], *, warmup: int = 2,
     return {name: Timing(statistics.median(t), tuple(t)) for name, t in times.items()}
 
 
-def matmul_ceiling(size: int = 2048) -> dict[str, Any]:
-    """Float32 `size`^3 matmul GFLOP/s in TensorFlow: this machine's ceiling.
+def matmul_fn(size: int = 2048) -> tuple[Callable[[], Any], float]:
+    """A float32 `size`^3 TensorFlow matmul to time, and its FLOPs.
 
-    Measured in the calling process, so a ratio against it shares the run's
-    conditions (load, clock, thread pool).
+    Timed next to (interleaved with) a contender, its GFLOP/s is the
+    machine's ceiling under the same load at the same moment.
     """
     import tensorflow as tf
 
     a = tf.random.stateless_normal([size, size], seed=[1, 2])
     b = tf.random.stateless_normal([size, size], seed=[3, 4])
     matmul = tf.function(lambda: tf.reduce_sum(tf.matmul(a, b)[:1, :1]))
-    timing = measure(lambda: matmul().numpy(), warmup=2, repeats=7, budget_s=5.0)
-    gflops = 2.0 * size**3 / timing.median_s / 1e9
-    return {"size": size, "gflop_per_s": gflops, **timing.to_dict()}
+    return (lambda: matmul().numpy()), 2.0 * size**3
+
+
+def matmul_ceiling(size: int = 2048) -> dict[str, Any]:
+    """Float32 `size`^3 matmul GFLOP/s in TensorFlow: this machine's ceiling now."""
+    fn, flops = matmul_fn(size)
+    timing = measure(fn, warmup=2, repeats=7, budget_s=5.0)
+    return {"size": size, "gflop_per_s": flops / timing.median_s / 1e9, **timing.to_dict()}
 
 
 def bert_forward_flops(*, batch: int, seq: int, hidden: int, layers: int,

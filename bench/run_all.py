@@ -59,7 +59,7 @@ def summarize() -> list[dict]:
                 frac = r["ours_frac_of_matmul"]
                 _target(rows, f"encoder {r['model']} 32x128 GFLOP/s / matmul",
                         f"{frac:.0%} ({r['ours_gflop_per_s']:.0f} of "
-                        f"{enc['matmul_ceiling']['gflop_per_s']:.0f})", frac >= 0.75, ">= 75%",
+                        f"{r['matmul_gflop_per_s']:.0f} GFLOP/s)", frac >= 0.75, ">= 75%",
                         enc)
     pre = _load("preprocess_throughput")
     if pre:

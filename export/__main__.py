@@ -33,7 +33,6 @@ The same as a library call: `export.pair.export_pair(checkpoint, output_dir, ...
 
 from __future__ import annotations
 
-import sys
 
 from absl import app, flags
 
@@ -98,14 +97,9 @@ def main(argv) -> int:
     return 0
 
 
-def _main(argv) -> None:
-    sys.exit(cli.guarded(main, argv))
-
-
 def run() -> None:
     """The `bert-tf-export` console script."""
-    cli.quiet_tensorflow()
-    app.run(_main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

@@ -65,6 +65,25 @@ def error_message(error: BaseException) -> tuple[str, int]:
             "(rerun with --verbosity=1 for the traceback)"), EXIT_BUG
 
 
+def run(main: Callable[[Sequence[str]], int | None]) -> None:
+    """Runs a CLI whose module defines its absl flags and `main(argv)`: parse, run guarded, exit.
+
+    Started as a console script (`bert-tf-export`), `__main__` is the script
+    wrapper: its `--help` then shows `main`'s module docstring and flags.
+    """
+    from absl import app, flags
+
+    quiet_tensorflow()
+    module = sys.modules[main.__module__]
+    script = sys.modules["__main__"]
+    if script is not module:
+        if not script.__doc__:
+            script.__doc__ = module.__doc__
+        for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
+            flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
+    app.run(lambda argv: sys.exit(guarded(main, argv)))
+
+
 def guarded(main: Callable[[Sequence[str]], int | None], argv: Sequence[str]) -> int:
     """Runs `main(argv)`; returns its exit status, printing `error: ...` on failure."""
     from absl import logging

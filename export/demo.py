@@ -13,7 +13,6 @@ Example (what `make demo` runs after exporting the bundled MiniLM):
 from __future__ import annotations
 
 import os
-import sys
 from typing import Sequence
 
 from absl import app, flags
@@ -89,13 +88,9 @@ def main(argv) -> int:
     return 0
 
 
-def _main(argv) -> None:
-    sys.exit(cli.guarded(main, argv))
-
-
 def run() -> None:
-    cli.quiet_tensorflow()
-    app.run(_main)
+    """Runs the demo (`python -m export.demo`)."""
+    cli.run(main)
 
 
 if __name__ == "__main__":

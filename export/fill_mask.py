@@ -17,7 +17,6 @@ As a library: `fill_mask(export_dir, text, top_k=5)` -> per mask, a list of
 from __future__ import annotations
 
 import os
-import sys
 
 from absl import app, flags
 
@@ -100,9 +99,9 @@ def fill_mask(export_dir: os.PathLike | str, text: str,
 
 def format_predictions(text: str, predictions: list[list[tuple[str, float]]]) -> str:
     """The text with each mask filled by its best guess, then every mask's top-k table."""
-    filled = text
-    for options in predictions:
-        filled = filled.replace(MASK, options[0][0], 1)
+    pieces = text.split(MASK)
+    filled = pieces[0] + "".join(options[0][0] + piece
+                                 for options, piece in zip(predictions, pieces[1:]))
     lines = [filled]
     for index, options in enumerate(predictions, 1):
         lines.append(f"[MASK] {index}:")
@@ -123,14 +122,9 @@ def main(argv) -> int:
     return 0
 
 
-def _main(argv) -> None:
-    sys.exit(cli.guarded(main, argv))
-
-
 def run() -> None:
     """The `bert-tf-fill-mask` console script."""
-    cli.quiet_tensorflow()
-    app.run(_main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

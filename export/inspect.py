@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import pathlib
-import sys
 from typing import Any
 
 from absl import app
@@ -136,14 +135,9 @@ def main(argv) -> int:
     return 0
 
 
-def _main(argv) -> None:
-    sys.exit(cli.guarded(main, argv))
-
-
 def run() -> None:
     """The `bert-tf-inspect` console script."""
-    cli.quiet_tensorflow()
-    app.run(_main)
+    cli.run(main)
 
 
 if __name__ == "__main__":

@@ -27,8 +27,10 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
+import json
 import os
 import pathlib
+import re
 import time
 from typing import Any, Iterator
 
@@ -86,11 +88,16 @@ def _step(description: str) -> Iterator[None]:
 
 
 def _weight_files(files: CheckpointFiles) -> list[pathlib.Path]:
-    """The files holding the weights: the file itself, or a TF1 prefix's index and shards."""
+    """The files holding the weights: the file itself, or a TF1 prefix's index and data shards."""
     weights = pathlib.Path(files.weights)
+    if weights.name.endswith(".index.json"):  # sharded Hugging Face weights
+        shards = json.loads(weights.read_text(encoding="utf-8")).get("weight_map", {}).values()
+        return [weights, *sorted({weights.parent / name for name in shards})]
     if weights.is_file():
         return [weights]
-    return sorted(p for p in weights.parent.glob(weights.name + ".*") if p.is_file())
+    return sorted(p for p in weights.parent.glob(weights.name + ".*")
+                  if p.is_file() and re.fullmatch(r"\.(index|data-\d+-of-\d+)",
+                                                  p.name[len(weights.name):]))
 
 
 def _sha256(path: pathlib.Path) -> str:

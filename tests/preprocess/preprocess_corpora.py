@@ -24,8 +24,9 @@ import gzip
 import os
 import random
 
-_MO_ROOTS = ("/usr/share/locale", "/usr/share/locale-langpack", "/usr/lib",
-             "/usr/share")
+_MO_GLOBS = ("/usr/share/locale/*/LC_MESSAGES/*.mo",
+             "/usr/share/locale-langpack/*/LC_MESSAGES/*.mo",
+             "/usr/share/vim/*/lang/*/LC_MESSAGES/*.mo")
 
 
 def _sample(lines, k, rng):
@@ -55,8 +56,8 @@ def gettext_corpus(per_file: int = 8, limit: int = 6000) -> tuple[str, ...]:
   """Translated UI messages from every gettext catalog found."""
   rng = random.Random(1234)
   paths = set()
-  for root in _MO_ROOTS:
-    paths.update(glob.glob(os.path.join(root, "**", "*.mo"), recursive=True))
+  for pattern in _MO_GLOBS:
+    paths.update(glob.glob(pattern))
   lines = []
   for path in sorted(paths):
     lines.extend(_sample(_mo_messages(path), per_file, rng))
@@ -82,8 +83,8 @@ def docs_corpus(limit: int = 6000) -> tuple[str, ...]:
                if not os.path.basename(os.path.dirname(
                    os.path.dirname(p))).startswith("man"))
   groups.append((man, 6))
-  compose = sorted(glob.glob("/usr/share/X11/locale/*/Compose"))
-  groups.append((compose, 60))
+  compose = sorted(glob.glob("/usr/share/X11/locale/*UTF-8/Compose"))
+  groups.append((compose, 400))
   cjk = sorted(glob.glob("/root/.pyenv/versions/*/lib/python3*/test/"
                          "cjkencodings/*-utf8.txt") +
                glob.glob("/usr/lib/python3*/test/cjkencodings/*-utf8.txt"))
