@@ -38,35 +38,44 @@ from absl import app, flags
 
 from export import cli
 
+# allow_override: other CLIs of the project (finetune, embed) use some of the same
+# flag names; a test process that imports several of them must not fail.
+_FLAG = dict(allow_override=True)
+
 flags.DEFINE_string(
     "checkpoint", None,
     "The checkpoint: a TF1 prefix (.../bert_model.ckpt), a folder holding one, or a "
     "Hugging Face / sentence-transformers folder. Its config, vocab.txt and "
-    "tokenizer_config.json are found beside it.")
+    "tokenizer_config.json are found beside it.", **_FLAG)
 flags.DEFINE_string(
     "output_dir", None,
     "The export folder to create: OUTPUT_DIR/encoder, OUTPUT_DIR/preprocess, "
-    "OUTPUT_DIR/README.md.")
+    "OUTPUT_DIR/README.md.", **_FLAG)
 flags.DEFINE_string(
     "config", None,
     "A config file (bert_config.json or config.json) or a preset name from configs/; "
-    "default: the config beside the checkpoint.")
-flags.DEFINE_string("vocab_file", None,
-                    "The wordpiece vocab; default: the vocab.txt beside the checkpoint.")
+    "default: the config beside the checkpoint.", **_FLAG)
+flags.DEFINE_string(
+    "vocab_file", None,
+    "The wordpiece vocab; default: the vocab.txt beside the checkpoint.", **_FLAG)
 flags.DEFINE_boolean(
     "do_lower_case", None,
     "Lower-case (and strip accents from) text before tokenizing. Default: from "
     "tokenizer_config.json, the preset, the checkpoint's name or the vocab; the choice "
-    "is logged.")
-flags.DEFINE_integer("default_seq_length", 128,
-                     "The seq_length of preprocess(strings).", lower_bound=2)
-flags.DEFINE_boolean("with_mlm", False,
-                     "Also export the masked-LM head as encoder.mlm (for fill-mask and "
-                     "further pre-training); the checkpoint must have it.")
-flags.DEFINE_boolean("overwrite", False,
-                     "Replace an existing OUTPUT_DIR, only once the new export is verified.")
-flags.DEFINE_boolean("serving_jit_compile", True,
-                     "XLA-compile the encoder's serving_default and tokens signatures.")
+    "is logged.", **_FLAG)
+flags.DEFINE_integer(
+    "default_seq_length", 128, "The seq_length of preprocess(strings).", lower_bound=2,
+    **_FLAG)
+flags.DEFINE_boolean(
+    "with_mlm", False,
+    "Also export the masked-LM head as encoder.mlm (for fill-mask and further "
+    "pre-training); the checkpoint must have it.", **_FLAG)
+flags.DEFINE_boolean(
+    "overwrite", False,
+    "Replace an existing OUTPUT_DIR, only once the new export is verified.", **_FLAG)
+flags.DEFINE_boolean(
+    "serving_jit_compile", True,
+    "XLA-compile the encoder's serving_default and tokens signatures.", **_FLAG)
 
 # TF Model Garden's export_tfhub.py names, where the meaning is the same.
 flags.DEFINE_alias("model_checkpoint_path", "checkpoint")

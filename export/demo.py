@@ -26,7 +26,9 @@ PAIRS = (
     ("The stock market fell sharply today.", "Bananas are rich in potassium."),
 )
 
-flags.DEFINE_string("export_dir", None, "The export folder (holding encoder/ and preprocess/).")
+# allow_override: `export.embed` and `finetune` have an --export_dir flag too.
+flags.DEFINE_string("export_dir", None, "The export folder (holding encoder/ and preprocess/).",
+                    allow_override=True)
 
 
 def embedding_model(export_dir: str):

@@ -25,7 +25,8 @@ from export.errors import ExportedModelError
 
 MASK = "[MASK]"
 
-flags.DEFINE_integer("top_k", 5, "How many predictions to show per [MASK].", lower_bound=1)
+flags.DEFINE_integer("top_k", 5, "How many predictions to show per [MASK].", lower_bound=1,
+                     allow_override=True)
 
 
 def _vocab_tokens(preprocess) -> list[str]:

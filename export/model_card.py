@@ -76,6 +76,7 @@ def render_model_card(metadata: Mapping[str, Any], export_dir: os.PathLike | str
     seq_length = metadata["default_seq_length"]
     checksums = "\n".join(f"- `{name}`: sha256 `{digest}`"
                           for name, digest in sorted(source["sha256"].items()))
+    xla = "XLA-compiled" if metadata["serving_jit_compile"] else "not XLA-compiled"
     mlm = ""
     if metadata["with_mlm"]:
         mlm = f"""
@@ -123,9 +124,9 @@ Weights loaded: {metadata['load_report']}
 `encoder(inputs, training=False)`: `inputs` is a dict of int32 `[batch, seq_length]`
 tensors `input_word_ids`, `input_mask`, `input_type_ids` (`seq_length` up to
 {config['max_position_embeddings']}). It returns `pooled_output` `[batch, {config['hidden_size']}]`,
-`sequence_output` `[batch, seq_length, {config['hidden_size']}]`, `encoder_outputs` (a list of
-{config['num_layers']} `[batch, seq_length, {config['hidden_size']}]`, one per transformer block) and
-`default` (= `pooled_output`). Dropout is active only with `training=True`.
+`sequence_output` `[batch, seq_length, {config['hidden_size']}]`, `encoder_outputs` (a list
+of {config['num_layers']} `[batch, seq_length, {config['hidden_size']}]`, one per transformer
+block) and `default` (= `pooled_output`). Dropout is active only with `training=True`.
 
 Signatures: `serving_default` (the same inputs, flat outputs `pooled_output`,
 `sequence_output`, `default`, `encoder_outputs_0` ... `encoder_outputs_{config['num_layers'] - 1}`)
@@ -191,7 +192,7 @@ the largest absolute difference of any output to the in-memory Keras model:
 
 {_figures(verification)}
 
-The serving signatures are {"XLA-compiled" if metadata['serving_jit_compile'] else "not XLA-compiled"}.
+The serving signatures are {xla}.
 Export took {metadata['export_seconds']:.1f} s.
 """
 

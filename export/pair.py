@@ -87,6 +87,18 @@ def _step(description: str) -> Iterator[None]:
     logging.info("%s: done in %.1f s", description, time.perf_counter() - start)
 
 
+@contextlib.contextmanager
+def _write_errors(folder: pathlib.Path) -> Iterator[None]:
+    """Turns TensorFlow's file-writing errors (disk full, ...) into one-line `ExportError`s."""
+    try:
+        yield
+    except tf.errors.OpError as error:
+        message = error.message.splitlines()[0] if error.message else type(error).__name__
+        if "No space left on device" in message:
+            raise ExportError(f"disk full while writing {folder}: {message}") from error
+        raise ExportError(f"cannot write {folder}: {message}") from error
+
+
 def _weight_files(files: CheckpointFiles) -> list[pathlib.Path]:
     """The files holding the weights: the file itself, or a TF1 prefix's index and data shards."""
     weights = pathlib.Path(files.weights)
@@ -199,10 +211,10 @@ def export_pair(checkpoint: str, output_dir: str, *, config: str | None = None,
         checksums = {p.name: _sha256(p) for p in _weight_files(sources.files)}
 
     with atomic.atomic_directory(final_dir, overwrite=overwrite) as tmp:
-        with _step(f"Saving encoder/ to {tmp}"):
+        with _step(f"Saving encoder/ to {tmp}"), _write_errors(tmp):
             saved_encoder.save_encoder(encoder, tmp / "encoder", mlm_model=mlm_model,
                                        jit_compile=serving_jit_compile)
-        with _step("Saving preprocess/"):
+        with _step("Saving preprocess/"), _write_errors(tmp):
             tf.saved_model.save(preprocessor, os.fspath(tmp / "preprocess"))
         # The in-memory weights are no longer needed: only the saved copy stays.
         del encoder, mlm_model, preprocessor

@@ -77,7 +77,7 @@ class BertPreprocessor(tf.Module):
 
   def __init__(self, vocab_file: str | os.PathLike,
                settings: tokenizer_lib.TokenizerSettings, *,
-               default_seq_length: int = 128, max_num_segments: int = 4,
+               default_seq_length: int = 128, max_num_segments: int = 3,
                name: str = "bert_preprocessor"):
     super().__init__(name=name)
     if not isinstance(default_seq_length, int) or default_seq_length < 2:
@@ -157,7 +157,7 @@ class BertPreprocessor(tf.Module):
 def build_preprocess_model(vocab_file: str | os.PathLike,
                            settings: tokenizer_lib.TokenizerSettings, *,
                            default_seq_length: int = 128,
-                           max_num_segments: int = 4) -> BertPreprocessor:
+                           max_num_segments: int = 3) -> BertPreprocessor:
   """Builds the saveable preprocessing model, ready for `tf.saved_model.save`.
 
   Args:

@@ -15,9 +15,9 @@ Example:
 ...                       padding_id=0)
 >>> out = bert_pack_inputs([a, b], seq_length=8, special_tokens=ids)
 >>> out["input_word_ids"].numpy().tolist()
-[[2, 5, 6, 3, 8, 9, 10, 3]]
+[[2, 5, 6, 7, 3, 8, 9, 3]]
 >>> out["input_type_ids"].numpy().tolist()
-[[0, 0, 0, 0, 1, 1, 1, 1]]
+[[0, 0, 0, 0, 0, 1, 1, 1]]
 """
 
 from __future__ import annotations

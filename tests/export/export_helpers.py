@@ -17,7 +17,11 @@ SEQ_LENGTH = 32
 
 
 def run_cli(module, *args: str) -> int:
-    """Runs a CLI's `main` in this process, flags parsed by absl as `run()` would; returns the exit status."""
+    """Runs a CLI's `main` in this process, flags parsed by absl as `run()` does.
+
+    Returns:
+        The exit status `run()` would exit with.
+    """
     from absl import flags
 
     from export import cli

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
 import export.__main__ as export_main
 from export import model_card
-from export_helpers import SEQ_LENGTH, assert_matches_reference, leftovers, run_cli
+from export_helpers import (REPO, SEQ_LENGTH, assert_matches_reference, leftovers, run_cli,
+                            run_subprocess)
 
 
 def test_google_tf1_export_with_mlm_matches_reference(tiny_mlm_export, checkpoints, tiny_config):
@@ -29,16 +32,17 @@ def test_google_tf1_export_with_mlm_matches_reference(tiny_mlm_export, checkpoin
         "bert_model.ckpt.index", "bert_model.ckpt.data-00000-of-00001"}
 
 
-def test_model_garden_alias_flags(tmp_path, checkpoints, tiny_config, cached_preprocess, capsys):
+def test_model_garden_alias_flags_in_a_subprocess(tmp_path, checkpoints, tiny_config):
     """export_tfhub.py's flag names work unchanged (the program name is all that changes)."""
     folder = checkpoints["hf_safetensors"].folder
     out = tmp_path / "aliases"
-    status = run_cli(
-        export_main, f"--model_checkpoint_path={folder}",
+    result = run_subprocess(
+        "export", f"--model_checkpoint_path={folder}",
         f"--bert_config_file={folder / 'config.json'}", f"--vocab_file={folder / 'vocab.txt'}",
         "--do_lower_case", f"--export_path={out}", f"--default_seq_length={SEQ_LENGTH}")
-    assert status == 0
-    assert f"Exported {out}" in capsys.readouterr().out
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Exported {out}" in result.stdout
+    assert "Traceback" not in result.stderr
     assert_matches_reference(out / "encoder", checkpoints["hf_safetensors"], tiny_config)
     meta = model_card.read_metadata(out)
     assert meta["source"]["format"] == "huggingface"
@@ -100,3 +104,20 @@ def _umask() -> int:
 def test_usage_errors(argv, message, capsys):
     assert run_cli(export_main, *argv) == 1
     assert f"error: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [
+    ["-m", "export", "--help"],
+    # As the `bert-tf-export` console script starts it: `__main__` is a wrapper.
+    ["-c", "import sys; sys.argv[0] = 'bert-tf-export'; from export.__main__ import run; run()",
+     "--help"],
+])
+def test_help_is_a_usage_guide(command):
+    result = subprocess.run([sys.executable, *command], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert "Traceback" not in result.stderr  # (absl's --help exits with status 1)
+    for text in ("bert-tf-export --checkpoint=", "--model_checkpoint_path: Alias for --checkpoint",
+                 "--export_path: Alias for --output_dir", "--[no]with_mlm", "--[no]overwrite",
+                 "--default_seq_length"):
+        assert text in result.stdout, text
+    assert "tensorflow" not in result.stderr.lower()  # --help does not even import TF

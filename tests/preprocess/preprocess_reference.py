@@ -11,6 +11,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from absl import flags
 
 from bert import tokenization as google_tokenization
@@ -34,7 +36,8 @@ class ReferenceTokenizer:
   def __init__(self, vocab, do_lower_case, strip_accents=None,
                tokenize_chinese_chars=True):
     self.vocab = {t: i for i, t in enumerate(vocab)}
-    if strip_accents is None and tokenize_chinese_chars:
+    self.is_huggingface = not (strip_accents is None and tokenize_chinese_chars)
+    if not self.is_huggingface:
       self.basic = google_tokenization.BasicTokenizer(
           do_lower_case=do_lower_case, vocab=self.vocab)
     else:
@@ -44,6 +47,22 @@ class ReferenceTokenizer:
           tokenize_chinese_chars=tokenize_chinese_chars)
     self.wordpiece = google_tokenization.WordpieceTokenizer(
         vocab=self.vocab, max_input_chars_per_word=200)
+
+  def comparable(self, text) -> bool:
+    """Whether google-research semantics and this reference can agree on `text`.
+
+    Hugging Face's BasicTokenizer differs from google-research's in two ways
+    unrelated to its flags: it applies NFC, and it deletes every C* character
+    (private use Co, unassigned Cn) where google-research deletes only Cc/Cf.
+    We follow google-research (INTERFACE.md), so the HF-flag comparisons use
+    text where neither step changes anything.
+    """
+    if not self.is_huggingface:
+      return True
+    if isinstance(text, bytes):
+      text = text.decode("utf-8", "ignore")
+    return unicodedata.normalize("NFC", text) == text and not any(
+        unicodedata.category(c) in ("Co", "Cn", "Cs") for c in text)
 
   def words(self, text):
     """[[wordpiece tokens] per word]."""

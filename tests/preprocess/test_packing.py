@@ -1,0 +1,95 @@
+"""bert_pack_inputs: round-robin trimming, 1..3 segments, seq_length."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from preprocess import SpecialTokenIds, bert_pack_inputs
+
+CLS, SEP, PAD = 101, 102, 0
+SPECIAL = SpecialTokenIds(start_of_sequence_id=CLS, end_of_segment_id=SEP,
+                          padding_id=PAD)
+
+
+def expected_packing(segments, seq_length):
+  """Plain-Python packing: round-robin allocation, then [CLS] a [SEP] b [SEP]."""
+  budget = seq_length - len(segments) - 1
+  keep = [0] * len(segments)
+  while budget > 0 and any(k < len(s) for k, s in zip(keep, segments)):
+    for i, s in enumerate(segments):
+      if budget > 0 and keep[i] < len(s):
+        keep[i] += 1
+        budget -= 1
+  ids, types = [CLS], [0]
+  for i, (s, k) in enumerate(zip(segments, keep)):
+    ids += list(s[:k]) + [SEP]
+    types += [i] * (k + 1)
+  mask = [1] * len(ids) + [0] * (seq_length - len(ids))
+  types += [0] * (seq_length - len(types))
+  ids += [PAD] * (seq_length - len(ids))
+  return ids, mask, types
+
+
+def segment(n, start):
+  """`n` tokens grouped into words of up to 3 wordpieces."""
+  tokens = list(range(start, start + n))
+  return [tokens[i:i + 3] for i in range(0, n, 3)]
+
+
+# (segment lengths per example in the batch, seq_length)
+CASES = [
+    ([[3], [0]], 8),                       # one segment, fits / empty
+    ([[20], [5]], 8),                      # one segment, truncated
+    ([[2, 3], [10, 1], [1, 10], [10, 10]], 8),  # pairs: long/short trimming
+    ([[100, 3], [3, 100], [300, 300]], 128),
+    ([[600, 10], [0, 0], [250, 250]], 512),
+    ([[4, 4, 4], [10, 1, 10], [1, 1, 30], [0, 5, 0]], 8),  # three segments
+    ([[50, 60, 70], [2, 3, 4]], 128),
+    ([[200, 200, 200]], 512),
+]
+
+
+@pytest.mark.parametrize("lengths,seq_length", CASES)
+def test_packing_matches_round_robin(lengths, seq_length):
+  num_segments = len(lengths[0])
+  rows = [[segment(n, 1000 * (j + 1)) for n in row] for j, row in
+          enumerate(lengths)]
+  segments = [
+      tf.ragged.constant([rows[b][s] for b in range(len(rows))],
+                         dtype=tf.int32, ragged_rank=2)
+      for s in range(num_segments)
+  ]
+  out = bert_pack_inputs(segments, seq_length, SPECIAL)
+  for key in ("input_word_ids", "input_mask", "input_type_ids"):
+    assert out[key].dtype == tf.int32
+    assert out[key].shape == (len(rows), seq_length)
+  for b, row in enumerate(rows):
+    flat = [[t for w in seg for t in w] for seg in row]
+    ids, mask, types = expected_packing(flat, seq_length)
+    np.testing.assert_array_equal(out["input_word_ids"][b], ids)
+    np.testing.assert_array_equal(out["input_mask"][b], mask)
+    np.testing.assert_array_equal(out["input_type_ids"][b], types)
+
+
+def test_rank2_segments_and_tensor_seq_length():
+  a = tf.ragged.constant([[5, 6, 7], [8]], dtype=tf.int32)
+  b = tf.ragged.constant([[9], [10, 11]], dtype=tf.int32)
+  out = bert_pack_inputs([a, b], tf.constant(6), SPECIAL)
+  np.testing.assert_array_equal(
+      out["input_word_ids"],
+      [[CLS, 5, 6, SEP, 9, SEP], [CLS, 8, SEP, 10, 11, SEP]])
+
+
+def test_seq_length_too_small_is_a_clear_error():
+  a = tf.ragged.constant([[[5]]], dtype=tf.int32)
+  with pytest.raises(ValueError, match="seq_length must be at least 3"):
+    bert_pack_inputs([a, a], 2, SPECIAL)
+  with pytest.raises(tf.errors.InvalidArgumentError, match="seq_length"):
+    bert_pack_inputs([a, a], tf.constant(2), SPECIAL)
+
+
+def test_no_segments_is_a_clear_error():
+  with pytest.raises(ValueError, match="1 or more segments"):
+    bert_pack_inputs([], 8, SPECIAL)
