@@ -124,6 +124,8 @@ def format_inspection(info: dict[str, Any]) -> str:
     lines.append(f"verified on {ver['texts']} texts at seq_length {ver['seq_length']}, "
                  "max abs diff to the in-memory model:")
     lines += [f"  {k}: {v:.2e}" for k, v in sorted(ver["max_abs_diff"].items())]
+    if "max_abs_output" in ver:
+        lines.append(f"  (largest output magnitude {ver['max_abs_output']:.3g})")
     return "\n".join(lines)
 
 

@@ -99,10 +99,10 @@ int32 `[batch, num_predictions]` in; the encoder outputs plus `mlm_logits`
 
 ## Overview
 
-A BERT encoder with {config['num_layers']} layers, hidden size {config['hidden_size']} and
-{config['num_heads']} attention heads, exported by bert-tf {metadata['bert_tf_version']}
-as a pair of TF2 SavedModels: `encoder/` (token ids to pooled, sequence and per-layer
-outputs) and `preprocess/` (strings to token ids, tf-text ops, vocab as an asset).
+A BERT encoder with {config['num_layers']} layers, hidden size {config['hidden_size']} and \
+{config['num_heads']} attention heads, exported by bert-tf {metadata['bert_tf_version']} as a pair
+of TF2 SavedModels: `encoder/` (token ids to pooled, sequence and per-layer outputs)
+and `preprocess/` (strings to token ids, tf-text ops, vocab as an asset).
 Both load with `hub.load` / `hub.KerasLayer` (tf_keras) and with Keras 3's
 `keras.layers.TFSMLayer(path, call_endpoint="serving_default")`.{preset}
 
@@ -191,6 +191,8 @@ and sentence pairs, `seq_length` {verification['seq_length']}) ran through the l
 the largest absolute difference of any output to the in-memory Keras model:
 
 {_figures(verification)}
+
+(The largest output magnitude is {verification.get('max_abs_output', float('nan')):.3g}.)
 
 The serving signatures are {xla}.
 Export took {metadata['export_seconds']:.1f} s.

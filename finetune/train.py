@@ -336,7 +336,7 @@ def train(
         latest = tf.train.latest_checkpoint(checkpoint_dir)
         if latest:
             checkpoint.restore(latest).assert_existing_objects_matched()
-            logging.info("Resumed from %s (step %d).", latest, int(optimizer.iterations))
+            logging.info("Resumed from %s (step %d).", latest, int(optimizer.iterations.numpy()))
         if not chief:
             # Every worker takes part in saving; only the chief's copy is kept.
             checkpoint_dir = os.path.join(output_dir, f".worker_{strategy.cluster_resolver.task_id}_checkpoints")
@@ -358,7 +358,7 @@ def _load_evaluations(path: str, up_to_step: int) -> list[dict]:
 def _run(trainer: _Trainer, packer, manager, train_data, eval_data, output_dir: str | None, total_steps, steps_per_epoch) -> TrainResult:
     """The step loop; `output_dir` is None on workers that write no results."""
     config, strategy, optimizer = trainer.config, trainer.strategy, trainer.optimizer
-    step = resumed_from = int(optimizer.iterations)
+    step = resumed_from = int(optimizer.iterations.numpy())
     eval_path = os.path.join(output_dir, EVAL_RESULTS) if output_dir else None
     evaluations = _load_evaluations(eval_path, step) if eval_path else []
     losses: list[float] = []
@@ -384,7 +384,7 @@ def _run(trainer: _Trainer, packer, manager, train_data, eval_data, output_dir: 
             losses.append(loss)
             if not np.isfinite(loss) and not trainer.loss_scaling:
                 raise TrainingError(f"loss: expected a finite value, found {loss} at step {step}")
-            learning_rate = float(optimizer.learning_rate)
+            learning_rate = float(tf_keras.backend.get_value(optimizer.learning_rate))
             bar.update(in_epoch + 1, values=[("loss", loss), ("lr", learning_rate)])
             if in_epoch + 1 == epoch_steps and eval_data is not None:
                 result = {"epoch": epoch + 1, "step": step, **evaluate(trainer, packer, eval_data)}

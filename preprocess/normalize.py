@@ -23,10 +23,10 @@ U+0130 under `str.lower()`, or the jamo of a Hangul syllable under NFD), and
 the word class of the output: space (word separator), normal (joins its
 neighbours) or isolated (a word on its own: punctuation, CJK ideographs).
 
-Known, documented deviation: NFD's canonical reordering is applied per
-character, not across a run of combining marks. It only matters for runs of
-two non-Mn marks with different non-zero combining classes (e.g. musical
-symbol stems), which no real text contains.
+NFD also reorders runs of combining marks by combining class; after the Mn
+marks are dropped this can only move the few non-Mn marks with a non-zero
+class (some viramas, Hangul tone marks, musical stems), so that sort runs
+only when two of them meet in one run.
 """
 
 from __future__ import annotations
@@ -111,8 +111,13 @@ class NormalizerTables:
     rec_start: int32 `[num_records]`, first expansion entry (non-identity).
     rec_length: int32 `[num_records]`, number of output characters (0 deletes).
     rec_case: int32 `[num_records]`, final-sigma case class of the input.
+    rec_ccc: int32 `[num_records]`, canonical combining class of an identity
+      output that NFD may reorder (non-Mn, non-zero class; 0 otherwise).
+    rec_breaks: bool `[num_records]`, a character dropped entirely by accent
+      stripping whose decomposition holds a starter (ends a mark run).
     exp_cp: int32 `[num_expansions]`, expansion code points.
     exp_class: int32 `[num_expansions]`, expansion word classes.
+    exp_ccc: int32 `[num_expansions]`, as `rec_ccc`, per expansion entry.
     sigma_record: record id of U+03A3 (-1 without lower casing).
     final_sigma_record: record for U+03A3 in final position (-1 likewise).
   """
@@ -123,10 +128,20 @@ class NormalizerTables:
   rec_start: np.ndarray
   rec_length: np.ndarray
   rec_case: np.ndarray
+  rec_ccc: np.ndarray
+  rec_breaks: np.ndarray
   exp_cp: np.ndarray
   exp_class: np.ndarray
+  exp_ccc: np.ndarray
   sigma_record: int
   final_sigma_record: int
+
+
+def _reorder_class(char: str, strip_accents: bool) -> int:
+  """Combining class of a kept character that NFD's reordering can move."""
+  if not strip_accents or unicodedata.category(char) == "Mn":
+    return 0
+  return unicodedata.combining(char)
 
 
 def _output_class(char: str, isolated: bool) -> int:
@@ -153,9 +168,10 @@ def build_tables(lower_case: bool, strip_accents: bool,
   records: dict[tuple, int] = {}
   exp_cp: list[int] = [0]  # Entry 0 is a dummy so every gather is in range.
   exp_class: list[int] = [SPACE]
+  exp_ccc: list[int] = [0]
   expansions: dict[tuple, int] = {}
 
-  def record(identity, cls, expansion, case, tag=0):
+  def record(identity, cls, expansion, case, tag=0, ccc=0, breaks=False):
     if identity:
       start, length = 0, 1
     else:
@@ -167,10 +183,11 @@ def build_tables(lower_case: bool, strip_accents: bool,
         if start is None:
           start = len(exp_cp)
           expansions[expansion] = start
-          for cp, c in expansion:
+          for cp, c, k in expansion:
             exp_cp.append(cp)
             exp_class.append(c)
-    key = (identity, cls, start, length, case, tag)
+            exp_ccc.append(k)
+    key = (identity, cls, start, length, case, tag, ccc, breaks)
     rid = records.get(key)
     if rid is None:
       rid = records[key] = len(records)
@@ -198,21 +215,29 @@ def build_tables(lower_case: bool, strip_accents: bool,
     isolated = tokenize_chinese_chars and is_chinese_char(cp)
     case = _case_class(char) if lower_case else _CASE_OTHER
     text = char.lower() if lower_case else char
+    breaks = False
     if strip_accents:
-      text = "".join(c for c in unicodedata.normalize("NFD", text)
+      decomposed = unicodedata.normalize("NFD", text)
+      text = "".join(c for c in decomposed
                      if unicodedata.category(c) != "Mn")
+      # A fully dropped character still ends a run of combining marks
+      # (for NFD's canonical reordering) if it held a starter.
+      breaks = not text and any(
+          unicodedata.combining(c) == 0 for c in decomposed)
     if text == char:
-      per_cp[cp] = record(True, _output_class(char, isolated), (), case)
+      per_cp[cp] = record(True, _output_class(char, isolated), (), case,
+                          ccc=_reorder_class(char, strip_accents))
     else:
-      expansion = tuple((ord(c), _output_class(c, isolated)) for c in text)
+      expansion = tuple((ord(c), _output_class(c, isolated),
+                         _reorder_class(c, strip_accents)) for c in text)
       # U+03A3 gets a record of its own (tag) so it can be found by record id.
       tag = 1 if lower_case and cp == _CAPITAL_SIGMA else 0
-      per_cp[cp] = record(False, SPACE, expansion, case, tag)
+      per_cp[cp] = record(False, SPACE, expansion, case, tag, breaks=breaks)
     if lower_case and cp == _CAPITAL_SIGMA:
       assert text == "\u03c3", text  # Non-final form; the final one is ς.
       sigma_record = per_cp[cp]
       final_sigma_record = record(
-          False, SPACE, ((_SMALL_FINAL_SIGMA, NORMAL),), _CASE_CASED, 2)
+          False, SPACE, ((_SMALL_FINAL_SIGMA, NORMAL, 0),), _CASE_CASED, 2)
 
   blocks = per_cp.reshape(-1, _BLOCK_SIZE)
   unique_blocks, block_index = np.unique(blocks, axis=0, return_inverse=True)
@@ -222,12 +247,17 @@ def build_tables(lower_case: bool, strip_accents: bool,
   rec_start = np.zeros(num_records, np.int32)
   rec_length = np.zeros(num_records, np.int32)
   rec_case = np.zeros(num_records, np.int32)
-  for (identity, cls, start, length, case, _), rid in records.items():
+  rec_ccc = np.zeros(num_records, np.int32)
+  rec_breaks = np.zeros(num_records, bool)
+  for (identity, cls, start, length, case, _, ccc, breaks), rid in (
+      records.items()):
     rec_identity[rid] = identity
     rec_class[rid] = cls
     rec_start[rid] = start
     rec_length[rid] = length
     rec_case[rid] = case
+    rec_ccc[rid] = ccc
+    rec_breaks[rid] = breaks
   return NormalizerTables(
       block_index=block_index.astype(np.int32).reshape(-1),
       block_records=unique_blocks.astype(np.int32).reshape(-1),
@@ -236,8 +266,11 @@ def build_tables(lower_case: bool, strip_accents: bool,
       rec_start=rec_start,
       rec_length=rec_length,
       rec_case=rec_case,
+      rec_ccc=rec_ccc,
+      rec_breaks=rec_breaks,
       exp_cp=np.asarray(exp_cp, np.int32),
       exp_class=np.asarray(exp_class, np.int32),
+      exp_ccc=np.asarray(exp_ccc, np.int32),
       sigma_record=int(sigma_record),
       final_sigma_record=int(final_sigma_record))
 
@@ -261,7 +294,8 @@ class NormalizedChars:
   byte_limits: tf.Tensor
 
 
-def _utf8_length(cps: tf.Tensor) -> tf.Tensor:
+def utf8_length(cps: tf.Tensor) -> tf.Tensor:
+  """Bytes of each code point in UTF-8."""
   one = tf.ones_like(cps)
   return (one + tf.cast(cps >= 0x80, cps.dtype) +
           tf.cast(cps >= 0x800, cps.dtype) + tf.cast(cps >= 0x10000, cps.dtype))
@@ -296,6 +330,10 @@ class Normalizer(tf.Module):
     self._rec_case = tf.constant(tables.rec_case)
     self._exp_cp = tf.constant(tables.exp_cp)
     self._exp_class = tf.constant(tables.exp_class)
+    self._reorder = bool(tables.rec_ccc.any() or tables.exp_ccc.any())
+    self._rec_ccc = tf.constant(tables.rec_ccc)
+    self._rec_breaks = tf.constant(tables.rec_breaks)
+    self._exp_ccc = tf.constant(tables.exp_ccc)
 
   def _final_sigma(self, records, row_ids):
     """Replaces the record of each U+03A3 in final-sigma context."""
@@ -339,7 +377,7 @@ class Normalizer(tf.Module):
         strings, "UTF-8", errors="ignore")
     cp = cps.flat_values
     byte_start = starts.flat_values
-    byte_limit = byte_start + tf.cast(_utf8_length(cp), byte_start.dtype)
+    byte_limit = byte_start + tf.cast(utf8_length(cp), byte_start.dtype)
     row_ids = cps.value_rowids()
     block = tf.gather(self._block_index,
                       tf.bitwise.right_shift(cp, _BLOCK_BITS))
@@ -361,9 +399,48 @@ class Normalizer(tf.Module):
                       tf.gather(self._exp_cp, exp_index))
     out_class = tf.where(identity, tf.gather(self._rec_class, src_records),
                          tf.gather(self._exp_class, exp_index))
-    return NormalizedChars(
+    chars = NormalizedChars(
         code_points=out_cp,
         classes=out_class,
         row_ids=tf.gather(row_ids, src),
         byte_starts=tf.gather(byte_start, src),
         byte_limits=tf.gather(byte_limit, src))
+    if self._reorder:
+      out_ccc = tf.where(identity, tf.gather(self._rec_ccc, src_records),
+                         tf.gather(self._exp_ccc, exp_index))
+      breaks = tf.cumsum(tf.cast(tf.gather(self._rec_breaks, records),
+                                 tf.int32))
+      chars = self._canonical_order(chars, out_ccc, tf.gather(breaks, src))
+    return chars
+
+  def _canonical_order(self, chars, ccc, breaks):
+    """NFD's canonical reordering of the kept marks (see `rec_ccc`).
+
+    Marks that NFD may move are kept characters with a non-zero combining
+    class; each run of them (no starter in between, dropped ones included)
+    is stably sorted by class after its starter. Only runs with two or more
+    such marks change, so the sort runs only when one exists.
+    """
+    def previous(x, fill):
+      return tf.concat([tf.fill([1], tf.cast(fill, x.dtype)), x[:-1]], axis=0)
+
+    continues = ((ccc > 0) & (previous(ccc, 0) > 0) &
+                 tf.equal(previous(chars.row_ids, -1), chars.row_ids) &
+                 tf.equal(previous(breaks, -1), breaks))
+
+    def reorder():
+      joins = ((ccc > 0) & tf.equal(previous(chars.row_ids, -1), chars.row_ids)
+               & tf.equal(previous(breaks, -1), breaks))
+      group = tf.cumsum(tf.cast(~joins, tf.int64))
+      order = tf.argsort(group * 256 + tf.cast(ccc, tf.int64), stable=True)
+      return [tf.gather(x, order) for x in (
+          chars.code_points, chars.classes, chars.byte_starts,
+          chars.byte_limits)]
+
+    def keep():
+      return [chars.code_points, chars.classes, chars.byte_starts,
+              chars.byte_limits]
+
+    cp, cls, starts, limits = tf.cond(tf.reduce_any(continues), reorder, keep)
+    return NormalizedChars(code_points=cp, classes=cls, row_ids=chars.row_ids,
+                           byte_starts=starts, byte_limits=limits)

@@ -280,7 +280,7 @@ class BertTokenizer(tf.Module):
     pieces, piece_starts, piece_limits = (
         self._wordpiece.tokenize_with_offsets(word_strings))
     # Byte position of every word character in the concatenated words.
-    char_bytes = tf.cast(normalize._utf8_length(chars.code_points), tf.int64)  # pylint: disable=protected-access
+    char_bytes = tf.cast(normalize.utf8_length(chars.code_points), tf.int64)
     char_base = tf.cumsum(char_bytes, exclusive=True)
     word_start_char = words.row_starts()
     word_last_char = words.row_limits() - 1

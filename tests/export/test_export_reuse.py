@@ -147,3 +147,18 @@ def test_fill_mask_errors(tiny_mlm_export, minilm_export_dir, tmp_path, capsys):
         assert "Traceback" not in err
         with pytest.raises(ExportedModelError, match=re.escape(message)):
             fill_mask.fill_mask(export_dir, text)
+
+
+def test_fine_tunes_under_a_distribution_strategy(tiny_mlm_export):
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+    with strategy.scope():
+        encoder = hub.KerasLayer(os.fspath(tiny_mlm_export / "encoder"), trainable=True)
+        inputs = {k: tf_keras.Input(shape=(None,), dtype=tf.int32, name=k)
+                  for k in ("input_word_ids", "input_mask", "input_type_ids")}
+        model = tf_keras.Model(inputs, tf_keras.layers.Dense(2)(encoder(inputs)["pooled_output"]))
+        model.compile(tf_keras.optimizers.SGD(0.1),
+                      tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    features = {k: v.numpy() for k, v in _inputs(batch=4).items()}
+    before = encoder.trainable_variables[0].numpy().copy()
+    model.fit(features, np.array([0, 1, 0, 1]), epochs=1, batch_size=4, verbose=0)
+    assert not np.array_equal(before, encoder.trainable_variables[0].numpy())

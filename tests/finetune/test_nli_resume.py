@@ -17,7 +17,7 @@ import time
 import numpy as np
 from conftest import REPO, checkpoint_values, cli_command, run_cli
 
-STEPS = 150
+STEPS = 60
 
 
 def _args(export_dir, nli_files, output_dir):
@@ -47,7 +47,7 @@ def test_kill_and_resume_equals_uninterrupted(tiny_export_dir, nli_files, tmp_pa
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
 
     resumed_dir = tmp_path / "b"
-    _kill_after_checkpoint(_args(tiny_export_dir, nli_files, resumed_dir), resumed_dir / "checkpoints", 40)
+    _kill_after_checkpoint(_args(tiny_export_dir, nli_files, resumed_dir), resumed_dir / "checkpoints", 20)
     assert not (resumed_dir / "checkpoints" / f"ckpt-{STEPS}.index").exists()
     resumed = run_cli(*_args(tiny_export_dir, nli_files, resumed_dir))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -66,7 +66,7 @@ def test_kill_and_resume_equals_uninterrupted(tiny_export_dir, nli_files, tmp_pa
         return json.loads((folder / "eval_results.json").read_text())["evaluations"]
 
     a, b = evaluations(tmp_path / "a"), evaluations(resumed_dir)
-    assert [e["step"] for e in b] == [e["step"] for e in a] == [15, 30, 45, 60, 75, 90, 105, 120, 135, 150][: len(a)]
+    assert [e["step"] for e in b] == [e["step"] for e in a] == [15, 30, 45, 60]
     assert [e["confusion_matrix"] for e in b] == [e["confusion_matrix"] for e in a]
     assert set(a[-1]["per_class"]) == {"entailment", "neutral", "contradiction"}
     assert (resumed_dir / "classifier" / "saved_model.pb").exists()

@@ -16,25 +16,34 @@ def _config(**overrides):
     return train.TrainConfig(**{**settings, **overrides})
 
 
-@pytest.mark.parametrize("mixed_precision,jit_compile", [
-    ("mixed_bfloat16", False), ("none", True), ("mixed_float16", True)])
-def test_precision_policies_and_xla_run(tiny_export_dir, nli_files, tmp_path, mixed_precision, jit_compile):
-    """Each setting trains under its policy (test_nli_minilm.py shows bfloat16 + XLA converging)."""
+@pytest.mark.parametrize("mixed_precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_runs(tiny_export_dir, nli_files, tmp_path, mixed_precision):
+    """Each policy trains with float32 variables and outputs (test_nli_minilm.py shows bfloat16 converging)."""
     train_data = data.read_nli(nli_files[0])
-    config = _config(steps=6, mixed_precision=mixed_precision, jit_compile=jit_compile)
+    config = _config(mixed_precision=mixed_precision)
     result = train.train(tiny_export_dir, train_data, tmp_path, config)
     assert tf_keras.mixed_precision.global_policy().name == "float32"  # restored after the run
     logits_layer = result.classifier.get_layer("logits")
-    expected_dtype = "float32" if mixed_precision == "none" else mixed_precision.split("_")[1]
-    assert logits_layer.compute_dtype == expected_dtype
+    assert logits_layer.compute_dtype == mixed_precision.split("_")[1]
     assert logits_layer.kernel.dtype == tf.float32  # variables stay float32
-    assert result.classifier(result.packer({"premise": tf.constant(["a"]), "hypothesis": tf.constant(["b"])}))[
-        "probabilities"].dtype == tf.float32
+    packed = result.packer({"premise": tf.constant(["a"]), "hypothesis": tf.constant(["b"])})
+    assert result.classifier(packed)["probabilities"].dtype == tf.float32
     assert len(result.losses) == 6 and np.all(np.isfinite(result.losses))
     encoder = result.classifier.get_layer("encoder")
     fresh = model.build_classifier(str(tiny_export_dir / "encoder"), 3).get_layer("encoder")
     changed = [not np.array_equal(a.numpy(), b.numpy()) for a, b in zip(encoder.variables, fresh.variables)]
     assert len(changed) == len(fresh.variables) > 10 and all(changed)
+
+
+def test_xla_follows_the_same_loss_curve(tiny_export_dir, nli_files, tmp_path):
+    """--jit_compile computes the same steps as graph mode (dropout off: XLA draws its own random bits)."""
+    train_data = data.read_nli(nli_files[0])
+    losses = {}
+    for jit_compile in (False, True):
+        config = _config(steps=4, jit_compile=jit_compile, dropout_rate=0.0, encoder_dropout=False)
+        losses[jit_compile] = train.train(tiny_export_dir, train_data, tmp_path / str(jit_compile), config).losses
+    np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4, atol=1e-5)
+    assert len(set(losses[True])) == 4  # the weights change between steps
 
 
 def test_export_matches_in_memory_model(tiny_export_dir, nli_files, tmp_path):

@@ -61,7 +61,9 @@ class ReferenceTokenizer:
       return True
     if isinstance(text, bytes):
       text = text.decode("utf-8", "ignore")
-    return unicodedata.normalize("NFC", text) == text and not any(
+    # HF normalizes after cleaning (which deletes Cc/Cf characters).
+    cleaned = self.basic._clean_text(text)  # pylint: disable=protected-access
+    return unicodedata.normalize("NFC", cleaned) == cleaned and not any(
         unicodedata.category(c) in ("Co", "Cn", "Cs") for c in text)
 
   def words(self, text):

@@ -84,6 +84,17 @@ def test_hub_keras_layer_pairs(preprocessor, ref):
   assert_packed(out, ref, list(zip(PAIRS, PAIRS[::-1])), 64)
 
 
+def test_hub_keras_layer_single_sentence(saved_preprocess_dir, ref):
+  """`hub.KerasLayer(PREPROCESS_DIR)` on a string input: the default call."""
+  import tensorflow_hub as hub
+  import tf_keras
+  text = tf_keras.layers.Input(shape=(), dtype=tf.string)
+  packed = hub.KerasLayer(str(saved_preprocess_dir))(text)
+  out = tf_keras.Model(text, packed)(tf.constant(TEXTS))
+  assert out["input_word_ids"].shape == (3, 128)
+  assert_packed(out, ref, [[t] for t in TEXTS], 128)
+
+
 @pytest.mark.parametrize("num_segments", [1, 2, 3])
 def test_bert_pack_inputs_segments(preprocessor, ref, num_segments):
   segments = [preprocessor.tokenize(tf.constant([PAIRS[i % 2]]))

@@ -117,3 +117,60 @@ def test_corpus_parity(request, make_tokenizer, corpus_lines, corpus,
   print(f"\nparity {corpus} {settings_name} ({vocab_name}): "
         f"{identical}/{len(lines)} identical")
   assert identical == len(lines), describe(mismatches, ours.vocab)
+
+
+def _random_text(rng, assigned, length):
+  """Random text: any assigned code point, dense in the tricky ones."""
+  tricky = ("\u03a3\u0130\u0345\u0301\u0020\u00a0\u2028\u200b\u00ad\u0000"
+            "\ufffd\u1fef\u03c3.A\u4e00\uf900\uac00\t\u3000\u02bc'"
+            "\U0001d165\U0001d16d\ua9c0\u302e\u0f71\u0e48")
+  out = []
+  for _ in range(length):
+    r = rng.random()
+    if r < 0.3:
+      out.append(rng.choice(tricky))
+    elif r < 0.5:
+      out.append(rng.choice("abcXYZ ΣΑΒ"))
+    elif r < 0.6:
+      out.append(chr(rng.randint(0, 0x2FF)))
+    else:
+      out.append(chr(rng.choice(assigned)))
+  return "".join(out)
+
+
+@pytest.mark.parametrize("settings_name", ["uncased", "cased"])
+def test_random_unicode_parity(make_tokenizer, uncased_vocab_file,
+                               settings_name):
+  import random
+  rng = random.Random(20261122)
+  assigned = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF and
+              unicodedata.category(chr(c)) != "Cn"]
+  lines = [_random_text(rng, assigned, rng.randint(0, 40)) for _ in range(5000)]
+  ours, ref = make_tokenizer(uncased_vocab_file, settings_name)
+  identical, mismatches = parity(ours, ref, lines)
+  print(f"\nparity random-unicode {settings_name}: {identical}/{len(lines)}")
+  assert identical == len(lines), describe(mismatches, ours.vocab)
+
+
+@pytest.mark.parametrize("settings_name", ["uncased", "cased",
+                                           "hf_cased_strip_accents"])
+def test_canonical_reordering(tmp_path, settings_name):
+  """NFD sorts a run of marks by combining class; Mn ones are then dropped,
+  non-Mn ones (here musical stems, classes 226 and 216) keep the new order."""
+  from conftest import SETTINGS, SPECIAL_TOKENS, write_vocab
+  from preprocess import BertTokenizer, TokenizerSettings
+  import preprocess_reference as reference
+  stem, flag = "\U0001d165", "\U0001d16d"  # ccc 216, ccc 226
+  tokens = SPECIAL_TOKENS + ["x", "é", "e", flag, "##" + stem, "##" + flag,
+                             "##" + stem + flag, "##" + flag + stem]
+  vocab = write_vocab(tmp_path / "vocab.txt", tokens)
+  kwargs = SETTINGS[settings_name]
+  ours = BertTokenizer(vocab, TokenizerSettings(**kwargs))
+  ref = reference.ReferenceTokenizer(
+      tokens, kwargs["do_lower_case"], kwargs.get("strip_accents"))
+  lines = ["x" + flag + stem, "x" + flag + "\u0301" + stem,
+           "x" + flag + "\u0f71" + stem + " X" + flag + stem,
+           flag + " " + stem, "x" + flag + "é" + stem,
+           "x" + flag + "\u200b" + stem, "e\u0301" + flag + stem]
+  identical, mismatches = parity(ours, ref, lines)
+  assert identical == len(lines), describe(mismatches, tokens)
