@@ -51,12 +51,12 @@ class Tokenize(tf.Module):
     self.vocab_file = tf.saved_model.Asset(os.fspath(vocab_file))
     self._special_tokens = dict(tokenizer.special_token_ids)
 
-  @tf.function(input_signature=[_STRINGS_SPEC])
+  @tf.function(input_signature=[_STRINGS_SPEC], autograph=False)
   def __call__(self, strings):
     """string `[batch]` -> int32 RaggedTensor `[batch, (words), (wordpieces)]`."""
     return self._tokenizer.tokenize(strings)
 
-  @tf.function(input_signature=[])
+  @tf.function(input_signature=[], autograph=False)
   def get_special_tokens_dict(self):
     """dict of int32 scalars: `vocab_size`, `start_of_sequence_id`,
     `end_of_segment_id`, `padding_id`, `mask_id` (-1 without `[MASK]`)."""
@@ -102,19 +102,19 @@ class BertPreprocessor(tf.Module):
     """Python ints; the saved form is `tokenize.get_special_tokens_dict()`."""
     return dict(self._tokenizer.special_token_ids)
 
-  @tf.function(input_signature=[_STRINGS_SPEC])
+  @tf.function(input_signature=[_STRINGS_SPEC], autograph=False)
   def __call__(self, strings):
     """string `[batch]` -> dict of int32 `[batch, default_seq_length]`."""
     return self._pack([self._tokenizer.tokenize(strings)],
                       self.default_seq_length)
 
-  @tf.function(input_signature=[_STRINGS_SPEC])
+  @tf.function(input_signature=[_STRINGS_SPEC], autograph=False)
   def tokenize_with_offsets(self, strings):
     """string `[batch]` -> (int32 ids, int64 starts, int64 limits), each
     `[batch, (words), (wordpieces)]`; offsets are bytes of the input."""
     return self._tokenizer.tokenize_with_offsets(strings)
 
-  @tf.function
+  @tf.function(autograph=False)
   def bert_pack_inputs(self, inputs, seq_length=None):
     """Packs a list of token tensors (see `packing.bert_pack_inputs`).
 
@@ -134,7 +134,8 @@ class BertPreprocessor(tf.Module):
   def _pack(self, segments, seq_length):
     return packing.bert_pack_inputs(segments, seq_length, self._special)
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")])
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="text")],
+               autograph=False)
   def _default_save_signature(self, text):
     # `tf.saved_model.save` makes this the `serving_default` signature.
     return self._pack([self._tokenizer.tokenize(text)],

@@ -158,6 +158,16 @@ def _wordpiece_vocab(tokens: list[str]) -> list[str]:
   return out
 
 
+@dataclasses.dataclass(frozen=True)
+class _Tokens:
+  """The vocab's tokens, in a holder `tf.nest` sees as one leaf.
+
+  `tf.Module` walks (and `tf.saved_model.save` tracks) every list it holds,
+  element by element: a 30,000-token list made that walk cost seconds.
+  """
+  tokens: tuple[str, ...]
+
+
 class BertTokenizer(tf.Module):
   """Strings -> wordpiece ids, identical to google-research/bert.
 
@@ -170,7 +180,7 @@ class BertTokenizer(tf.Module):
                settings: TokenizerSettings, name: str = "bert_tokenizer"):
     super().__init__(name=name)
     self.settings = settings
-    self.vocab = load_vocab(vocab_file)
+    self._tokens = _Tokens(tuple(load_vocab(vocab_file)))
     ids = {token: i for i, token in enumerate(self.vocab)}
     missing = [t for t in (UNK_TOKEN, CLS_TOKEN, SEP_TOKEN, PAD_TOKEN)
                if t not in ids]
@@ -199,6 +209,11 @@ class BertTokenizer(tf.Module):
         unknown_token=UNK_TOKEN,
         no_pretokenization=True,
         support_detokenization=False)
+
+  @property
+  def vocab(self) -> tuple[str, ...]:
+    """The tokens; a token's id is its index (as `load_vocab` reads them)."""
+    return self._tokens.tokens
 
   def _words(self, strings):
     """Splits a batch into the reference's words.

@@ -1,4 +1,4 @@
-"""Fine-tuning the real all-MiniLM-L6-v2 export on the generated NLI set (CPU, ~100 steps)."""
+"""Fine-tuning the real all-MiniLM-L6-v2 export on the generated NLI set (CPU, 90-150 steps)."""
 
 import numpy as np
 import pytest
@@ -9,18 +9,19 @@ from finetune import data, model, serving, train
 pytestmark = pytest.mark.slow
 
 # Chance is 1/3 on the balanced eval set; a trained model must be far above it.
-MIN_ACCURACY = 0.6
+MIN_ACCURACY = 0.7
+MIN_ACCURACY_SHORT = 0.55
 
 
-def _finetune(export_dir, nli_files, output_dir, **overrides):
-    config = train.TrainConfig(seq_length=40, batch_size=16, steps=120, learning_rate=1e-4, warmup_fraction=0.1,
+def _finetune(export_dir, nli_files, output_dir, steps, **overrides):
+    config = train.TrainConfig(seq_length=40, batch_size=16, steps=steps, learning_rate=1e-4, warmup_fraction=0.1,
                                seed=0, checkpoint_every=1000, progress=False, **overrides)
     train_data, eval_data = data.read_nli(nli_files[0]), data.read_nli(nli_files[1])
     return train.train(export_dir, train_data, output_dir, config, eval_data=eval_data), eval_data
 
 
 def test_minilm_learns_nli_and_exports(minilm_export_dir, nli_files, tmp_path):
-    result, eval_data = _finetune(minilm_export_dir, nli_files, tmp_path / "run")
+    result, eval_data = _finetune(minilm_export_dir, nli_files, tmp_path / "run", steps=150)
     accuracies = [e["accuracy"] for e in result.evaluations]
     print(f"MiniLM eval accuracy by epoch (float32): {accuracies}")
     assert accuracies[-1] >= MIN_ACCURACY, accuracies
@@ -41,8 +42,9 @@ def test_minilm_learns_nli_and_exports(minilm_export_dir, nli_files, tmp_path):
 
 
 def test_minilm_bfloat16_converges(minilm_export_dir, nli_files, tmp_path):
-    result, _ = _finetune(minilm_export_dir, nli_files, tmp_path, mixed_precision="mixed_bfloat16")
+    # Shorter: three epochs are enough to show it learns under the bfloat16 policy.
+    result, _ = _finetune(minilm_export_dir, nli_files, tmp_path, steps=90, mixed_precision="mixed_bfloat16")
     accuracies = [e["accuracy"] for e in result.evaluations]
     print(f"MiniLM eval accuracy by epoch (mixed_bfloat16): {accuracies}")
     assert result.classifier.get_layer("logits").compute_dtype == "bfloat16"
-    assert accuracies[-1] >= MIN_ACCURACY, accuracies
+    assert accuracies[-1] >= MIN_ACCURACY_SHORT, accuracies

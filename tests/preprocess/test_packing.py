@@ -93,3 +93,49 @@ def test_seq_length_too_small_is_a_clear_error():
 def test_no_segments_is_a_clear_error():
   with pytest.raises(ValueError, match="1 or more segments"):
     bert_pack_inputs([], 8, SPECIAL)
+
+
+@pytest.mark.parametrize("num_segments", [1, 2, 3, 4])
+def test_round_robin_lengths_match_tf_text_trimmer(num_segments):
+  """The closed form against `tf_text.RoundRobinTrimmer` itself."""
+  import tensorflow_text as tf_text
+  from preprocess.packing import round_robin_lengths
+  rng = np.random.default_rng(num_segments)
+  lengths = np.concatenate([
+      rng.integers(0, 6, size=(300, num_segments)),
+      rng.integers(0, 200, size=(300, num_segments)),
+      rng.integers(0, 3, size=(300, num_segments)) * 60])
+  segments = [tf.RaggedTensor.from_row_lengths(
+      tf.zeros([int(lengths[:, i].sum())], tf.int32), lengths[:, i])
+              for i in range(num_segments)]
+  for budget in (0, 1, 2, 5, 7, 13, 126, 509):
+    trimmed = tf_text.RoundRobinTrimmer(max_seq_length=budget).trim(segments)
+    expected = np.stack([t.row_lengths().numpy() for t in trimmed], axis=1)
+    got = round_robin_lengths(tf.constant(lengths, tf.int64),
+                              tf.constant(budget, tf.int64))
+    np.testing.assert_array_equal(got, expected, err_msg=f"budget {budget}")
+
+
+def test_different_batch_sizes_is_a_clear_error():
+  a = tf.ragged.constant([[5, 6], [7]], dtype=tf.int32)
+  b = tf.ragged.constant([[8]], dtype=tf.int32)
+  pack = tf.function(lambda x, y: bert_pack_inputs([x, y], 8, SPECIAL))
+  for x, y in ((a, b), (b, a)):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="different batch sizes"):
+      bert_pack_inputs([x, y], 8, SPECIAL)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match="different batch sizes"):
+      pack(x, y)
+
+
+def test_int32_row_splits_and_dense_segments():
+  a = tf.ragged.constant([[5, 6, 7], [8]], dtype=tf.int32,
+                         row_splits_dtype=tf.int32)
+  b = tf.constant([[9, 10], [11, 12]])
+  out = bert_pack_inputs([a, b], 7, SPECIAL)
+  np.testing.assert_array_equal(
+      out["input_word_ids"],
+      [[CLS, 5, 6, SEP, 9, 10, SEP], [CLS, 8, SEP, 11, 12, SEP, PAD]])
+  np.testing.assert_array_equal(out["input_type_ids"],
+                                [[0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1, 0]])
