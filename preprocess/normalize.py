@@ -203,8 +203,10 @@ def build_tables(lower_case: bool, strip_accents: bool,
       continue  # Surrogates never come out of UTF-8 decoding.
     char = chr(cp)
     category = unicodedata.category(char)
-    if category == "Cn" and not is_chinese_char(cp):
-      continue  # Unassigned: an ordinary letter-like character, unchanged.
+    if category in ("Cn", "Co") and not is_chinese_char(cp):
+      # Unassigned or private use: an ordinary letter-like character,
+      # unchanged (neither cased nor case-ignorable, no decomposition).
+      continue
     if _is_deleted(char):
       # Invisible to everything after cleaning, the final-sigma scan included.
       per_cp[cp] = deleted_record

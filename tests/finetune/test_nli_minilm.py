@@ -1,4 +1,4 @@
-"""Fine-tuning the real all-MiniLM-L6-v2 export on the generated NLI set (CPU, 90-150 steps)."""
+"""Fine-tuning the real all-MiniLM-L6-v2 export on the generated NLI set (CPU, 120-150 steps)."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ pytestmark = pytest.mark.slow
 
 # Chance is 1/3 on the balanced eval set; a trained model must be far above it.
 MIN_ACCURACY = 0.7
-MIN_ACCURACY_SHORT = 0.55
+MIN_ACCURACY_SHORT = 0.6
 
 
 def _finetune(export_dir, nli_files, output_dir, steps, **overrides):
@@ -42,8 +42,8 @@ def test_minilm_learns_nli_and_exports(minilm_export_dir, nli_files, tmp_path):
 
 
 def test_minilm_bfloat16_converges(minilm_export_dir, nli_files, tmp_path):
-    # Shorter: three epochs are enough to show it learns under the bfloat16 policy.
-    result, _ = _finetune(minilm_export_dir, nli_files, tmp_path, steps=90, mixed_precision="mixed_bfloat16")
+    # Shorter: four epochs are enough to show it learns under the bfloat16 policy.
+    result, _ = _finetune(minilm_export_dir, nli_files, tmp_path, steps=120, mixed_precision="mixed_bfloat16")
     accuracies = [e["accuracy"] for e in result.evaluations]
     print(f"MiniLM eval accuracy by epoch (mixed_bfloat16): {accuracies}")
     assert result.classifier.get_layer("logits").compute_dtype == "bfloat16"

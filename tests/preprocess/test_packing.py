@@ -119,7 +119,10 @@ def test_round_robin_lengths_match_tf_text_trimmer(num_segments):
 def test_different_batch_sizes_is_a_clear_error():
   a = tf.ragged.constant([[5, 6], [7]], dtype=tf.int32)
   b = tf.ragged.constant([[8]], dtype=tf.int32)
-  pack = tf.function(lambda x, y: bert_pack_inputs([x, y], 8, SPECIAL))
+  spec = tf.RaggedTensorSpec([None, None], tf.int32, ragged_rank=1,
+                             row_splits_dtype=tf.int64)
+  pack = tf.function(lambda x, y: bert_pack_inputs([x, y], 8, SPECIAL),
+                     input_signature=[spec, spec])
   for x, y in ((a, b), (b, a)):
     with pytest.raises(tf.errors.InvalidArgumentError,
                        match="different batch sizes"):
