@@ -168,7 +168,11 @@ def build_preprocess_model(vocab_file: str | os.PathLike,
     max_num_segments: most segments `bert_pack_inputs` accepts once saved.
 
   Returns:
-    A `BertPreprocessor` with every function traced.
+    A `BertPreprocessor` whose `bert_pack_inputs` is traced for 1 to
+    `max_num_segments` segments (what the SavedModel exports). Its other
+    functions have input signatures: they are traced at first call or at
+    save, not here (`tf.saved_model.save` traces every function again in
+    its own context, so tracing them here would only double the cost).
   """
   model = BertPreprocessor(vocab_file, settings,
                            default_seq_length=default_seq_length,

@@ -124,18 +124,22 @@ def bert_pack_inputs(segments, seq_length, special_tokens: SpecialTokenIds):
         f"bert_pack_inputs: seq_length must be at least {num_special} for "
         f"{len(segments)} segments ([CLS] and one [SEP] each), found "
         f"{seq_length}")
+  seq_length_arg = seq_length
   seq_length = tf.cast(tf.convert_to_tensor(seq_length, dtype=tf.int32),
                        tf.int64)
   segments = [_flatten_segment(s, i) for i, s in enumerate(segments)]
   # String-only `tf.debugging.Assert`s are one op each (`tf.debugging.assert_*`
   # build a `tf.cond`, a sub-graph to trace, per check).
-  checks = [tf.debugging.Assert(seq_length >= num_special, [
-      f"bert_pack_inputs: seq_length too small for {len(segments)} segments "
-      f"(needs [CLS] and one [SEP] each)"])]
+  checks = []
+  if not isinstance(seq_length_arg, int):
+    checks.append(tf.debugging.Assert(seq_length >= num_special, [
+        f"bert_pack_inputs: seq_length too small for {len(segments)} "
+        f"segments (needs [CLS] and one [SEP] each)"]))
   nrows = tf.stack([s.nrows() for s in segments])
-  checks.append(tf.debugging.Assert(
-      tf.reduce_all(tf.equal(nrows, nrows[0])),
-      ["bert_pack_inputs: the segments have different batch sizes"]))
+  if len(segments) > 1:
+    checks.append(tf.debugging.Assert(
+        tf.reduce_all(tf.equal(nrows, nrows[0])),
+        ["bert_pack_inputs: the segments have different batch sizes"]))
   with tf.control_dependencies(checks):
     batch = tf.identity(nrows[0])
   kept = round_robin_lengths(

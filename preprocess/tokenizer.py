@@ -34,6 +34,14 @@ from preprocess import normalize
 # google-research/bert WordpieceTokenizer's default.
 MAX_INPUT_CHARS_PER_WORD = 200
 
+# Lines that `BertTokenizer.tokenize` splits with one regex instead of the
+# normalizer: printable ASCII plus tab, newline and carriage return (most
+# English text). Other control characters (deleted by the reference), DEL and
+# any non-ASCII byte send a line to the exact path.
+_SIMPLE_ASCII_LINE = r"[\x20-\x7e\t\n\r]*"
+# The reference's punctuation within them: every printable non-alphanumeric.
+_ASCII_PUNCTUATION = r"[\x21-\x2f\x3a-\x40\x5b-\x60\x7b-\x7e]"
+
 UNK_TOKEN = "[UNK]"
 CLS_TOKEN = "[CLS]"
 SEP_TOKEN = "[SEP]"
@@ -174,12 +182,19 @@ class BertTokenizer(tf.Module):
   Args:
     vocab_file: path of `vocab.txt`.
     settings: the `TokenizerSettings`.
+    ascii_fast_path: in `tokenize`, split lines of printable ASCII (plus
+      `\\t\\n\\r`) with one regex instead of running the Unicode
+      normalizer on them; same ids (tested against the exact path and the
+      reference), 2-4x faster on English text. `tokenize_with_offsets`
+      always takes the exact path.
   """
 
   def __init__(self, vocab_file: str | os.PathLike,
-               settings: TokenizerSettings, name: str = "bert_tokenizer"):
+               settings: TokenizerSettings, name: str = "bert_tokenizer", *,
+               ascii_fast_path: bool = True):
     super().__init__(name=name)
     self.settings = settings
+    self.ascii_fast_path = bool(ascii_fast_path)
     self._tokens = _Tokens(tuple(load_vocab(vocab_file)))
     ids = {token: i for i, token in enumerate(self.vocab)}
     missing = [t for t in (UNK_TOKEN, CLS_TOKEN, SEP_TOKEN, PAD_TOKEN)
@@ -268,12 +283,53 @@ class BertTokenizer(tf.Module):
       int32 RaggedTensor `[batch, (words), (wordpieces)]`.
     """
     strings = self._check_input(strings)
+    if not self.ascii_fast_path:
+      return self._tokenize_exact(strings)
+    simple = tf.strings.regex_full_match(strings, _SIMPLE_ASCII_LINE)
+    simple_rows = tf.where(simple)[:, 0]
+    other_rows = tf.where(~simple)[:, 0]
+    other = tf.gather(strings, other_rows)
+    # Batches of simple lines only (short English batches) skip the exact
+    # path's few hundred ops altogether.
+    other_tokens = tf.cond(
+        tf.size(other_rows) > 0, lambda: self._tokenize_exact(other),
+        lambda: tf.RaggedTensor.from_nested_row_splits(
+            tf.zeros([0], tf.int32), [tf.zeros([1], tf.int64)] * 2,
+            validate=False))
+    tokens = tf.concat([
+        self._tokenize_simple_ascii(tf.gather(strings, simple_rows)),
+        other_tokens], axis=0)
+    return tf.gather(tokens, tf.math.invert_permutation(
+        tf.concat([simple_rows, other_rows], axis=0)))
+
+  def _tokenize_exact(self, strings):
     words, word_row, _ = self._words(strings)
     word_strings, _ = self._word_strings(words)
     pieces = self._wordpiece.tokenize(word_strings)
     return tf.RaggedTensor.from_value_rowids(
         pieces, word_row, nrows=tf.shape(strings, out_type=tf.int64)[0],
         validate=False)
+
+  def _tokenize_simple_ascii(self, strings):
+    """The reference on lines matching `_SIMPLE_ASCII_LINE`, in fewer ops.
+
+    For such a line every step of the normalizer is the identity or ASCII
+    lower casing (nothing is deleted, no accents, no CJK, the only spaces are
+    `\\t\\n\\r` and space), words are split at spaces and around every
+    punctuation character, and a character is a byte (the 200-character
+    rule counts bytes).
+    """
+    if self.settings.do_lower_case:
+      strings = tf.strings.lower(strings)  # ASCII only, as `str.lower()` here.
+    # A space on each side of every punctuation character, then split at
+    # whitespace (tf.strings.split: fewer ops than tf_text.regex_split, which
+    # validates the three ragged tensors it builds).
+    words = tf.strings.split(
+        tf.strings.regex_replace(strings, _ASCII_PUNCTUATION, r" \0 "))
+    flat = words.flat_values
+    too_long = tf.strings.length(flat) > MAX_INPUT_CHARS_PER_WORD
+    pieces = self._wordpiece.tokenize(tf.where(too_long, UNK_TOKEN, flat))
+    return words.with_flat_values(pieces)
 
   def tokenize_with_offsets(self, strings: tf.Tensor):
     """Tokenizes a batch, with byte offsets into the original strings.

@@ -26,8 +26,6 @@ def nli_files(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_export_dir(tmp_path_factory) -> pathlib.Path:
     """A tiny random BERT (3 token types, for three-segment inputs) exported by `export_pair`."""
-    if os.environ.get("DEVONLY_TINY"):  # DEVONLY
-        return pathlib.Path(os.environ["DEVONLY_TINY"])  # DEVONLY
     sys.path.insert(0, str(TESTS))
     import checkpoint_factory
     from export import pair

@@ -1,4 +1,4 @@
-"""Training mechanics on a tiny random export: precision policies, XLA, export, three segments."""
+"""Training mechanics on a tiny random export: precision policies, XLA, three segments and their export."""
 
 import numpy as np
 import pytest
@@ -46,16 +46,6 @@ def test_xla_follows_the_same_loss_curve(tiny_export_dir, nli_files, tmp_path):
     assert len(set(losses[True])) == 4  # the weights change between steps
 
 
-def test_export_matches_in_memory_model(tiny_export_dir, nli_files, tmp_path):
-    train_data, eval_data = data.read_nli(nli_files[0]), data.read_nli(nli_files[1])
-    result = train.train(tiny_export_dir, train_data, tmp_path / "run", _config(steps=20), eval_data=eval_data)
-    path = serving.export_classifier(result.packer, result.classifier, result.config.labels, tmp_path / "classifier")
-    assert_export_matches_model(result, eval_data, path, result.config.labels)
-    with pytest.raises(serving.ServingExportError, match="already exists"):
-        serving.export_classifier(result.packer, result.classifier, result.config.labels, path)
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
-
-
 def test_three_segments_take_the_same_path(tiny_export_dir, tmp_path):
     """premise + hypothesis + context: packed with type ids 0, 1, 2, trained, exported with three inputs."""
     rows = [(p, h, f"Context {i % 7}.", label) for i, (p, h, label) in enumerate(nli_synth.generate(96, seed=4))]
@@ -71,6 +61,9 @@ def test_three_segments_take_the_same_path(tiny_export_dir, tmp_path):
     exported = serving.export_classifier(result.packer, result.classifier, config.labels, tmp_path / "classifier",
                                          segment_names=names)
     assert_export_matches_model(result, three, exported, config.labels)
+    with pytest.raises(serving.ServingExportError, match="already exists"):
+        serving.export_classifier(result.packer, result.classifier, config.labels, exported, segment_names=names)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp folders left
     with pytest.raises(train.TrainingError, match=r"three.tsv: training examples have 3 segments, the run expects 2"):
         train.train(tiny_export_dir, three, tmp_path / "other", _config(steps=3))
 
