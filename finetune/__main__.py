@@ -22,12 +22,20 @@ lines (`sentence1`, `sentence2`, `gold_label`), GLUE-style TSV with a header
 counted. Other label sets: --labels=not_entailment,entailment (RTE/QNLI).
 
 A run that stops (killed, preempted) resumes from its last checkpoint when
-started again with the same command; changed settings are refused.
+started again with the same command, skipping the batches it had seen; changed
+settings are refused. With --noencoder_dropout the resumed run ends with the
+same weights, bit for bit, as an uninterrupted one (the encoder's own dropout
+state lives in its SavedModel and restarts with the process).
 
-Fixed number of steps, bfloat16 mixed precision and XLA:
+Fixed number of steps and bfloat16 mixed precision (the head computes in
+bfloat16; the exported encoder keeps its float32 computation):
 
   bert-tf-finetune --export_dir=EXPORT --train=train.tsv --eval=dev.tsv \
-      --output_dir=runs/x --steps=2000 --mixed_precision=mixed_bfloat16 --jit_compile
+      --output_dir=runs/x --steps=2000 --mixed_precision=mixed_bfloat16
+
+--jit_compile compiles each step with XLA. On TF 2.21, XLA treats the
+variables of a loaded SavedModel as compile-time constants, so it recompiles
+after every update: correct, but slow; leave it off unless your TF fixes that.
 
 Every local GPU (MirroredStrategy), several machines (set TF_CONFIG on each),
 or a Cloud TPU:
@@ -53,6 +61,7 @@ and exit with status 1.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from absl import app, flags, logging
@@ -133,21 +142,37 @@ def _parse_flags(argv: list[str]) -> list[str]:
     try:
         return FLAGS(argv)
     except flags.Error as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+        _fail(str(e))
 
 
 def _main_with_errors(argv: list[str]) -> None:
+    import tensorflow as tf
+
     from bert_tf.errors import BertTfError
 
     try:
         main(argv)
     except app.UsageError as e:
-        print(f"error: {e} (see --help)", file=sys.stderr)
-        sys.exit(1)
-    except BertTfError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(1)
+        _fail(f"{e} (see --help)")
+    except (BertTfError, OSError) as e:
+        _fail(str(e))
+    except tf.errors.OpError as e:
+        # E.g. a third segment on an encoder with type_vocab_size 2.
+        _fail(f"TensorFlow {type(e).__name__}: {_op_error_summary(e.message)}")
+
+
+def _op_error_summary(message: str) -> str:
+    """The cause and the failing node of a TensorFlow runtime error, on one line."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    causes = [line for line in lines if not line.startswith(("[[", "Detected at node", "Graph execution error"))]
+    nodes = re.findall(r"\{\{node ([^}]+)\}\}", message)
+    summary = causes[-1] if causes else lines[0] if lines else "unknown error"
+    return f"{summary} (node {nodes[-1]})" if nodes else summary
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(1)
 
 
 def run() -> None:

@@ -36,7 +36,7 @@ DEFAULT_SEGMENTS = ("premise", "hypothesis")
 
 
 class ExportDirError(BertTfError, ValueError):
-    """The export folder lacks `encoder/` or `preprocess/`."""
+    """The export folder lacks `encoder/` or `preprocess/`, or a signature the run needs."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +132,15 @@ def build_packer(
         preprocessor.bert_pack_inputs, arguments=dict(seq_length=seq_length), name="bert_pack_inputs"
     )
     inputs = {s: tf_keras.layers.Input(shape=(), dtype=tf.string, name=s) for s in segment_names}
-    packed = bert_pack_inputs([tokenize(inputs[s]) for s in segment_names])
+    try:
+        packed = bert_pack_inputs([tokenize(inputs[s]) for s in segment_names])
+    except ValueError as e:
+        if "Could not find matching concrete function" not in str(e):
+            raise
+        raise ExportDirError(
+            f"{preprocess_dir}: bert_pack_inputs is not exported for {len(segment_names)} segments "
+            f"({', '.join(segment_names)}); exports trace 1 to max_num_segments (3 by default)"
+        ) from None
     packer = tf_keras.Model(inputs, {k: packed[k] for k in ENCODER_INPUTS}, name=name)
     # The layers hold the loaded functions; the vocab table they use belongs to
     # the loaded object. Tracking it makes SavedModels of the packer carry it.

@@ -61,7 +61,10 @@ class TrainConfig:
       dropout_rate: dropout on the pooled output.
       encoder_dropout: run the encoder's own dropout while training.
       mixed_precision: "none", "mixed_float16" or "mixed_bfloat16".
-      jit_compile: compile each replica's step with XLA.
+      jit_compile: compile each replica's forward and backward pass (and the
+        optimizer's update) with XLA. Same results; but on TF 2.21 XLA takes
+        the loaded encoder's variables as compile-time constants and
+        recompiles after every update, which makes it slow.
       seed: seeds weights of the head, dropout and the data order.
       checkpoint_every: save a checkpoint every this many steps.
       max_checkpoints: checkpoints kept on disk.
@@ -278,6 +281,10 @@ def train(
       config: the run's settings.
       eval_data: evaluated after every epoch and at the end, if given.
       strategy: defaults to the current (default) strategy.
+
+    Seeds Python's, NumPy's and TensorFlow's global generators with
+    `config.seed` (`tf_keras.utils.set_random_seed`); the global Keras
+    mixed-precision policy is restored on return.
 
     Returns:
       The trained classifier and the run's losses and evaluations.

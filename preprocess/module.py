@@ -105,8 +105,9 @@ class BertPreprocessor(tf.Module):
   @tf.function(input_signature=[_STRINGS_SPEC], autograph=False)
   def __call__(self, strings):
     """string `[batch]` -> dict of int32 `[batch, default_seq_length]`."""
-    return self._pack([self._tokenizer.tokenize(strings)],
-                      self.default_seq_length)
+    # Calls the `tokenize` tf.function: one tokenizer graph in the SavedModel
+    # (and one trace at save), shared by `tokenize`, this and serving_default.
+    return self._pack([self.tokenize(strings)], self.default_seq_length)
 
   @tf.function(input_signature=[_STRINGS_SPEC], autograph=False)
   def tokenize_with_offsets(self, strings):
@@ -138,8 +139,7 @@ class BertPreprocessor(tf.Module):
                autograph=False)
   def _default_save_signature(self, text):
     # `tf.saved_model.save` makes this the `serving_default` signature.
-    return self._pack([self._tokenizer.tokenize(text)],
-                      self.default_seq_length)
+    return self(text)
 
   def trace_for_saving(self):
     """Traces `bert_pack_inputs` for 1..max_num_segments, with and without

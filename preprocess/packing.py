@@ -142,9 +142,8 @@ def bert_pack_inputs(segments, seq_length, special_tokens: SpecialTokenIds):
         ["bert_pack_inputs: the segments have different batch sizes"]))
   with tf.control_dependencies(checks):
     batch = tf.identity(nrows[0])
-  kept = round_robin_lengths(
-      tf.stack([s.row_lengths() for s in segments], axis=1),
-      seq_length - num_special)
+    lengths = tf.stack([s.row_lengths() for s in segments], axis=1)
+  kept = round_robin_lengths(lengths, seq_length - num_special)
 
   # Every output token as (row, column, word id, type id); column 0 is
   # [CLS] (type 0), `end` is each row's next free column. Trimmed tokens go

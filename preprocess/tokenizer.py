@@ -7,6 +7,8 @@ original strings. The normalization lives in `normalize.py`; this module forms
 words from the normalized characters, runs `tf_text.FastWordpieceTokenizer`
 on each word (`no_pretokenization=True`: our words are already the
 reference's words) and maps the wordpiece offsets back to the input bytes.
+`tokenize` sends lines of printable ASCII (most English text) through a
+shorter path, a regex split, with the same result (see `tokenize`).
 
 Example with a tiny vocab:
 
@@ -276,6 +278,10 @@ class BertTokenizer(tf.Module):
   def tokenize(self, strings: tf.Tensor) -> tf.RaggedTensor:
     """Tokenizes a batch.
 
+    With `ascii_fast_path`, the lines matching `_SIMPLE_ASCII_LINE` take
+    `_tokenize_simple_ascii`, the others the exact path; the results are
+    put back in input order (same ids and nesting as the exact path alone).
+
     Args:
       strings: string `[batch]`.
 
@@ -303,6 +309,7 @@ class BertTokenizer(tf.Module):
         tf.concat([simple_rows, other_rows], axis=0)))
 
   def _tokenize_exact(self, strings):
+    """Normalizer + words + WordPiece: any text, `[batch, (words), (pieces)]`."""
     words, word_row, _ = self._words(strings)
     word_strings, _ = self._word_strings(words)
     pieces = self._wordpiece.tokenize(word_strings)

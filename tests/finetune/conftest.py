@@ -11,7 +11,6 @@ import pytest
 import nli_synth
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-TESTS = REPO / "tests"
 
 
 @pytest.fixture(scope="session")
@@ -26,8 +25,7 @@ def nli_files(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_export_dir(tmp_path_factory) -> pathlib.Path:
     """A tiny random BERT (3 token types, for three-segment inputs) exported by `export_pair`."""
-    sys.path.insert(0, str(TESTS))
-    import checkpoint_factory
+    import checkpoint_factory  # tests/, on sys.path through tests/conftest.py
     from export import pair
 
     folder = tmp_path_factory.mktemp("tiny_bert")
