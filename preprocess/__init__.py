@@ -15,7 +15,13 @@ from preprocess.tokenizer import TokenizerSettings
 from preprocess.tokenizer import VocabError
 
 __all__ = [
-    "BertPreprocessor", "BertTokenizer", "SettingsError", "SpecialTokenIds",
-    "TokenizerSettings", "VocabError", "bert_pack_inputs",
-    "build_preprocess_model", "load_vocab",
+    "BertPreprocessor",
+    "BertTokenizer",
+    "SettingsError",
+    "SpecialTokenIds",
+    "TokenizerSettings",
+    "VocabError",
+    "bert_pack_inputs",
+    "build_preprocess_model",
+    "load_vocab",
 ]

@@ -37,143 +37,155 @@ import tensorflow as tf
 
 @dataclasses.dataclass(frozen=True)
 class SpecialTokenIds:
-  """The ids `bert_pack_inputs` inserts."""
-  start_of_sequence_id: int
-  end_of_segment_id: int
-  padding_id: int
+    """The ids `bert_pack_inputs` inserts."""
+
+    start_of_sequence_id: int
+    end_of_segment_id: int
+    padding_id: int
 
 
 def _flatten_segment(segment, index):
-  """`[batch, (words), (wordpieces)]` or `[batch, (tokens)]` -> `[batch, (tokens)]`."""
-  if not isinstance(segment, tf.RaggedTensor):
-    segment = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(segment))
-  if segment.shape.rank not in (2, 3):
-    raise ValueError(
-        f"bert_pack_inputs: segment {index}: expected a ragged tensor of shape "
-        f"[batch, (words), (wordpieces)] or [batch, (tokens)], found shape "
-        f"{segment.shape}")
-  segment = segment.with_row_splits_dtype(tf.int64)
-  if segment.shape.rank == 3:
-    # merge_dims(1, 2) without its validation ops: the splits are consistent.
-    segment = tf.RaggedTensor.from_row_splits(
-        segment.values.values,
-        tf.gather(segment.values.row_splits, segment.row_splits),
-        validate=False)
-  return tf.cast(segment, tf.int32)
+    """`[batch, (words), (wordpieces)]` or `[batch, (tokens)]` -> `[batch, (tokens)]`."""
+    if not isinstance(segment, tf.RaggedTensor):
+        segment = tf.RaggedTensor.from_tensor(tf.convert_to_tensor(segment))
+    if segment.shape.rank not in (2, 3):
+        raise ValueError(
+            f"bert_pack_inputs: segment {index}: expected a ragged tensor of shape "
+            f"[batch, (words), (wordpieces)] or [batch, (tokens)], found shape "
+            f"{segment.shape}"
+        )
+    segment = segment.with_row_splits_dtype(tf.int64)
+    if segment.shape.rank == 3:
+        # merge_dims(1, 2) without its validation ops: the splits are consistent.
+        segment = tf.RaggedTensor.from_row_splits(
+            segment.values.values,
+            tf.gather(segment.values.row_splits, segment.row_splits),
+            validate=False,
+        )
+    return tf.cast(segment, tf.int32)
 
 
 def round_robin_lengths(lengths: tf.Tensor, budget: tf.Tensor) -> tf.Tensor:
-  """How many tokens of each segment round-robin trimming keeps.
+    """How many tokens of each segment round-robin trimming keeps.
 
-  Tokens are handed out one per segment per round, segments in order, until
-  `budget` is spent (`tf_text.RoundRobinTrimmer`). After `t` full rounds a
-  row has used `sum(min(lengths, t))`; the last full round is the largest `t`
-  within budget, which is `max_k floor((budget - P_k) / (n - k))` with `P_k`
-  the sum of the `k` smallest lengths; the rest goes one token each to the
-  first segments longer than `t`.
+    Tokens are handed out one per segment per round, segments in order, until
+    `budget` is spent (`tf_text.RoundRobinTrimmer`). After `t` full rounds a
+    row has used `sum(min(lengths, t))`; the last full round is the largest `t`
+    within budget, which is `max_k floor((budget - P_k) / (n - k))` with `P_k`
+    the sum of the `k` smallest lengths; the rest goes one token each to the
+    first segments longer than `t`.
 
-  Args:
-    lengths: int64 `[batch, num_segments]`.
-    budget: int64 scalar, >= 0.
+    Args:
+      lengths: int64 `[batch, num_segments]`.
+      budget: int64 scalar, >= 0.
 
-  Returns:
-    int64 `[batch, num_segments]`, the kept lengths.
+    Returns:
+      int64 `[batch, num_segments]`, the kept lengths.
 
-  >>> round_robin_lengths(tf.constant([[3, 4, 2], [1, 9, 1]], tf.int64),
-  ...                     tf.constant(5, tf.int64)).numpy().tolist()
-  [[2, 2, 1], [1, 3, 1]]
-  """
-  num_segments = lengths.shape[1]
-  smaller_sums = tf.cumsum(tf.sort(lengths, axis=1), axis=1, exclusive=True)
-  rounds = tf.reduce_max(
-      tf.math.floordiv(budget - smaller_sums,
-                       tf.range(num_segments, 0, -1, dtype=tf.int64)),
-      axis=1, keepdims=True)
-  full = tf.minimum(lengths, rounds)
-  left = budget - tf.reduce_sum(full, axis=1, keepdims=True)
-  longer = lengths > rounds
-  extra = longer & (
-      tf.cumsum(tf.cast(longer, tf.int64), axis=1, exclusive=True) < left)
-  fits = tf.reduce_sum(lengths, axis=1, keepdims=True) <= budget
-  return tf.where(fits, lengths, full + tf.cast(extra, tf.int64))
+    >>> round_robin_lengths(tf.constant([[3, 4, 2], [1, 9, 1]], tf.int64),
+    ...                     tf.constant(5, tf.int64)).numpy().tolist()
+    [[2, 2, 1], [1, 3, 1]]
+    """
+    num_segments = lengths.shape[1]
+    smaller_sums = tf.cumsum(tf.sort(lengths, axis=1), axis=1, exclusive=True)
+    rounds = tf.reduce_max(
+        tf.math.floordiv(budget - smaller_sums, tf.range(num_segments, 0, -1, dtype=tf.int64)),
+        axis=1,
+        keepdims=True,
+    )
+    full = tf.minimum(lengths, rounds)
+    left = budget - tf.reduce_sum(full, axis=1, keepdims=True)
+    longer = lengths > rounds
+    extra = longer & (tf.cumsum(tf.cast(longer, tf.int64), axis=1, exclusive=True) < left)
+    fits = tf.reduce_sum(lengths, axis=1, keepdims=True) <= budget
+    return tf.where(fits, lengths, full + tf.cast(extra, tf.int64))
 
 
 def bert_pack_inputs(segments, seq_length, special_tokens: SpecialTokenIds):
-  """Packs token segments into the encoder inputs.
+    """Packs token segments into the encoder inputs.
 
-  Args:
-    segments: a list of 1 or more int RaggedTensors `[batch, (words),
-      (wordpieces)]` (as `tokenize` returns) or `[batch, (tokens)]`, all with
-      the same `batch`.
-    seq_length: int or int32 scalar tensor, the output length; must be at
-      least `len(segments) + 1` (room for the special tokens).
-    special_tokens: the `SpecialTokenIds`.
+    Args:
+      segments: a list of 1 or more int RaggedTensors `[batch, (words),
+        (wordpieces)]` (as `tokenize` returns) or `[batch, (tokens)]`, all with
+        the same `batch`.
+      seq_length: int or int32 scalar tensor, the output length; must be at
+        least `len(segments) + 1` (room for the special tokens).
+      special_tokens: the `SpecialTokenIds`.
 
-  Returns:
-    dict of int32 tensors `[batch, seq_length]`: `input_word_ids`,
-    `input_mask`, `input_type_ids`.
-  """
-  if isinstance(segments, (tf.Tensor, tf.RaggedTensor)):
-    segments = [segments]
-  segments = list(segments)
-  if not segments:
-    raise ValueError("bert_pack_inputs: expected 1 or more segments, found 0")
-  num_special = len(segments) + 1
-  if isinstance(seq_length, int) and seq_length < num_special:
-    raise ValueError(
-        f"bert_pack_inputs: seq_length must be at least {num_special} for "
-        f"{len(segments)} segments ([CLS] and one [SEP] each), found "
-        f"{seq_length}")
-  seq_length_arg = seq_length
-  seq_length = tf.cast(tf.convert_to_tensor(seq_length, dtype=tf.int32),
-                       tf.int64)
-  segments = [_flatten_segment(s, i) for i, s in enumerate(segments)]
-  # String-only `tf.debugging.Assert`s are one op each (`tf.debugging.assert_*`
-  # build a `tf.cond`, a sub-graph to trace, per check).
-  checks = []
-  if not isinstance(seq_length_arg, int):
-    checks.append(tf.debugging.Assert(seq_length >= num_special, [
-        f"bert_pack_inputs: seq_length too small for {len(segments)} "
-        f"segments (needs [CLS] and one [SEP] each)"]))
-  nrows = tf.stack([s.nrows() for s in segments])
-  if len(segments) > 1:
-    checks.append(tf.debugging.Assert(
-        tf.reduce_all(tf.equal(nrows, nrows[0])),
-        ["bert_pack_inputs: the segments have different batch sizes"]))
-  with tf.control_dependencies(checks):
-    batch = tf.identity(nrows[0])
-    lengths = tf.stack([s.row_lengths() for s in segments], axis=1)
-  kept = round_robin_lengths(lengths, seq_length - num_special)
+    Returns:
+      dict of int32 tensors `[batch, seq_length]`: `input_word_ids`,
+      `input_mask`, `input_type_ids`.
+    """
+    if isinstance(segments, (tf.Tensor, tf.RaggedTensor)):
+        segments = [segments]
+    segments = list(segments)
+    if not segments:
+        raise ValueError("bert_pack_inputs: expected 1 or more segments, found 0")
+    num_special = len(segments) + 1
+    if isinstance(seq_length, int) and seq_length < num_special:
+        raise ValueError(
+            f"bert_pack_inputs: seq_length must be at least {num_special} for "
+            f"{len(segments)} segments ([CLS] and one [SEP] each), found "
+            f"{seq_length}"
+        )
+    seq_length_arg = seq_length
+    seq_length = tf.cast(tf.convert_to_tensor(seq_length, dtype=tf.int32), tf.int64)
+    segments = [_flatten_segment(s, i) for i, s in enumerate(segments)]
+    # String-only `tf.debugging.Assert`s are one op each (`tf.debugging.assert_*`
+    # build a `tf.cond`, a sub-graph to trace, per check).
+    checks = []
+    if not isinstance(seq_length_arg, int):
+        checks.append(
+            tf.debugging.Assert(
+                seq_length >= num_special,
+                [
+                    f"bert_pack_inputs: seq_length too small for {len(segments)} "
+                    f"segments (needs [CLS] and one [SEP] each)"
+                ],
+            )
+        )
+    nrows = tf.stack([s.nrows() for s in segments])
+    if len(segments) > 1:
+        checks.append(
+            tf.debugging.Assert(
+                tf.reduce_all(tf.equal(nrows, nrows[0])),
+                ["bert_pack_inputs: the segments have different batch sizes"],
+            )
+        )
+    with tf.control_dependencies(checks):
+        batch = tf.identity(nrows[0])
+        lengths = tf.stack([s.row_lengths() for s in segments], axis=1)
+    kept = round_robin_lengths(lengths, seq_length - num_special)
 
-  # Every output token as (row, column, word id, type id); column 0 is
-  # [CLS] (type 0), `end` is each row's next free column. Trimmed tokens go
-  # to column `seq_length`, an extra column cut off at the end.
-  rows = tf.range(batch)
-  row_parts, col_parts = [rows], [tf.zeros_like(rows)]
-  id_parts = [tf.fill([batch], special_tokens.start_of_sequence_id)]
-  type_parts = [tf.zeros([batch], tf.int32)]
-  end = tf.ones_like(rows)
-  for i, tokens in enumerate(segments):
-    token_rows = tokens.value_rowids()
-    position = (tf.range(tf.shape(token_rows, out_type=tf.int64)[0]) -
-                tf.gather(tokens.row_starts(), token_rows))
-    column = tf.where(position < tf.gather(kept[:, i], token_rows),
-                      tf.gather(end, token_rows) + position, seq_length)
-    end += kept[:, i]
-    row_parts += [token_rows, rows]
-    col_parts += [column, end]  # The segment's [SEP] at `end`.
-    id_parts += [tokens.flat_values,
-                 tf.fill([batch], special_tokens.end_of_segment_id)]
-    type_parts += [tf.fill(tf.shape(token_rows), i), tf.fill([batch], i)]
-    end += 1
-  indices = tf.stack([tf.concat(row_parts, 0), tf.concat(col_parts, 0)], 1)
-  shape = tf.stack([batch, seq_length + 1])
-  input_word_ids = tf.tensor_scatter_nd_update(
-      tf.fill(shape, special_tokens.padding_id), indices,
-      tf.concat(id_parts, 0))[:, :-1]
-  input_type_ids = tf.scatter_nd(
-      indices, tf.concat(type_parts, 0), shape)[:, :-1]
-  input_mask = tf.cast(
-      tf.range(seq_length)[tf.newaxis, :] < end[:, tf.newaxis], tf.int32)
-  return dict(input_word_ids=input_word_ids, input_mask=input_mask,
-              input_type_ids=input_type_ids)
+    # Every output token as (row, column, word id, type id); column 0 is
+    # [CLS] (type 0), `end` is each row's next free column. Trimmed tokens go
+    # to column `seq_length`, an extra column cut off at the end.
+    rows = tf.range(batch)
+    row_parts, col_parts = [rows], [tf.zeros_like(rows)]
+    id_parts = [tf.fill([batch], special_tokens.start_of_sequence_id)]
+    type_parts = [tf.zeros([batch], tf.int32)]
+    end = tf.ones_like(rows)
+    for i, tokens in enumerate(segments):
+        token_rows = tokens.value_rowids()
+        position = tf.range(tf.shape(token_rows, out_type=tf.int64)[0]) - tf.gather(
+            tokens.row_starts(), token_rows
+        )
+        column = tf.where(
+            position < tf.gather(kept[:, i], token_rows),
+            tf.gather(end, token_rows) + position,
+            seq_length,
+        )
+        end += kept[:, i]
+        row_parts += [token_rows, rows]
+        col_parts += [column, end]  # The segment's [SEP] at `end`.
+        id_parts += [tokens.flat_values, tf.fill([batch], special_tokens.end_of_segment_id)]
+        type_parts += [tf.fill(tf.shape(token_rows), i), tf.fill([batch], i)]
+        end += 1
+    indices = tf.stack([tf.concat(row_parts, 0), tf.concat(col_parts, 0)], 1)
+    shape = tf.stack([batch, seq_length + 1])
+    input_word_ids = tf.tensor_scatter_nd_update(
+        tf.fill(shape, special_tokens.padding_id), indices, tf.concat(id_parts, 0)
+    )[:, :-1]
+    input_type_ids = tf.scatter_nd(indices, tf.concat(type_parts, 0), shape)[:, :-1]
+    input_mask = tf.cast(tf.range(seq_length)[tf.newaxis, :] < end[:, tf.newaxis], tf.int32)
+    return dict(input_word_ids=input_word_ids, input_mask=input_mask, input_type_ids=input_type_ids)

@@ -24,105 +24,131 @@ SETTINGS = {
 
 
 def write_vocab(path: pathlib.Path, tokens) -> pathlib.Path:
-  path.write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
-  return path
+    path.write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
+    return path
 
 
 def derive_cased_vocab(lines, size=12000):
-  """A cased multilingual WordPiece vocab derived from `lines`.
+    """A cased multilingual WordPiece vocab derived from `lines`.
 
-  Whole frequent words, frequent characters (alone and as `##` suffixes),
-  and prefixes / `##` suffixes of frequent words, so that WordPiece splits
-  real words into several pieces, and rare characters stay out (-> [UNK]).
-  """
-  basic = reference.google_tokenization.BasicTokenizer(do_lower_case=False)
-  words = collections.Counter()
-  for line in lines:
-    words.update(basic.tokenize(line))
-  chars = collections.Counter()
-  for word, n in words.items():
-    for c in word:
-      chars[c] += n
-  tokens = list(SPECIAL_TOKENS)
-  seen = set(tokens)
+    Whole frequent words, frequent characters (alone and as `##` suffixes),
+    and prefixes / `##` suffixes of frequent words, so that WordPiece splits
+    real words into several pieces, and rare characters stay out (-> [UNK]).
+    """
+    basic = reference.google_tokenization.BasicTokenizer(do_lower_case=False)
+    words = collections.Counter()
+    for line in lines:
+        words.update(basic.tokenize(line))
+    chars = collections.Counter()
+    for word, n in words.items():
+        for c in word:
+            chars[c] += n
+    tokens = list(SPECIAL_TOKENS)
+    seen = set(tokens)
 
-  def add(token):
-    if token not in seen and len(tokens) < size:
-      seen.add(token)
-      tokens.append(token)
+    def add(token):
+        if token not in seen and len(tokens) < size:
+            seen.add(token)
+            tokens.append(token)
 
-  for c, n in chars.most_common():
-    if n >= 3:
-      add(c)
-      add("##" + c)
-  for word, _ in words.most_common(3000):
-    add(word)
-  for word, _ in words.most_common(6000):
-    for k in (2, 3, 4):
-      if len(word) > k:
-        add(word[:k])
-        add("##" + word[k:])
-        add("##" + word[-k:])
-  return tokens
+    for c, n in chars.most_common():
+        if n >= 3:
+            add(c)
+            add("##" + c)
+    for word, _ in words.most_common(3000):
+        add(word)
+    for word, _ in words.most_common(6000):
+        for k in (2, 3, 4):
+            if len(word) > k:
+                add(word[:k])
+                add("##" + word[k:])
+                add("##" + word[-k:])
+    return tokens
 
 
 @pytest.fixture(scope="session")
 def corpus_lines():
-  lines = {"gettext": corpora.gettext_corpus(), "docs": corpora.docs_corpus()}
-  for name, text in lines.items():
-    assert len(text) >= 3000, (
-        f"corpus {name}: expected at least 3000 lines of text on this machine, "
-        f"found {len(text)}")
-  return lines
+    lines = {"gettext": corpora.gettext_corpus(), "docs": corpora.docs_corpus()}
+    for name, text in lines.items():
+        assert len(text) >= 3000, (
+            f"corpus {name}: expected at least 3000 lines of text on this machine, "
+            f"found {len(text)}"
+        )
+    return lines
 
 
 @pytest.fixture(scope="session")
 def uncased_vocab_file(minilm_dir) -> pathlib.Path:
-  return minilm_dir / "vocab.txt"
+    return minilm_dir / "vocab.txt"
 
 
 @pytest.fixture(scope="session")
 def cased_vocab_file(tmp_path_factory, corpus_lines) -> pathlib.Path:
-  lines = corpus_lines["gettext"] + corpus_lines["docs"]
-  path = tmp_path_factory.mktemp("cased_vocab") / "vocab.txt"
-  return write_vocab(path, derive_cased_vocab(lines))
+    lines = corpus_lines["gettext"] + corpus_lines["docs"]
+    path = tmp_path_factory.mktemp("cased_vocab") / "vocab.txt"
+    return write_vocab(path, derive_cased_vocab(lines))
 
 
 @pytest.fixture(scope="session")
 def tiny_vocab_file(tmp_path_factory) -> pathlib.Path:
-  tokens = SPECIAL_TOKENS + [
-      "hello", "world", "!", "wor", "##ld", "un", "##aff", "##able", "a", "b",
-      "c", "d", "e", "x", "y", "z", "##a", "##b", "##c", "the", "cat", "sat",
-      ".", ",", "on", "mat"]
-  return write_vocab(tmp_path_factory.mktemp("tiny_vocab") / "vocab.txt",
-                     tokens)
+    tokens = SPECIAL_TOKENS + [
+        "hello",
+        "world",
+        "!",
+        "wor",
+        "##ld",
+        "un",
+        "##aff",
+        "##able",
+        "a",
+        "b",
+        "c",
+        "d",
+        "e",
+        "x",
+        "y",
+        "z",
+        "##a",
+        "##b",
+        "##c",
+        "the",
+        "cat",
+        "sat",
+        ".",
+        ",",
+        "on",
+        "mat",
+    ]
+    return write_vocab(tmp_path_factory.mktemp("tiny_vocab") / "vocab.txt", tokens)
 
 
 @pytest.fixture(scope="session")
 def make_tokenizer():
-  """(vocab_file, settings name) -> (our BertTokenizer, ReferenceTokenizer)."""
-  from preprocess import BertTokenizer, TokenizerSettings, load_vocab
+    """(vocab_file, settings name) -> (our BertTokenizer, ReferenceTokenizer)."""
+    from preprocess import BertTokenizer, TokenizerSettings, load_vocab
 
-  @functools.lru_cache(maxsize=None)
-  def make(vocab_file, settings_name):
-    kwargs = SETTINGS[settings_name]
-    ours = BertTokenizer(vocab_file, TokenizerSettings(**kwargs))
-    ref = reference.ReferenceTokenizer(
-        load_vocab(vocab_file), kwargs["do_lower_case"],
-        kwargs.get("strip_accents"), kwargs.get("tokenize_chinese_chars", True))
-    return ours, ref
+    @functools.lru_cache(maxsize=None)
+    def make(vocab_file, settings_name):
+        kwargs = SETTINGS[settings_name]
+        ours = BertTokenizer(vocab_file, TokenizerSettings(**kwargs))
+        ref = reference.ReferenceTokenizer(
+            load_vocab(vocab_file),
+            kwargs["do_lower_case"],
+            kwargs.get("strip_accents"),
+            kwargs.get("tokenize_chinese_chars", True),
+        )
+        return ours, ref
 
-  return make
+    return make
 
 
 @pytest.fixture(scope="session")
 def saved_preprocess_dir(tmp_path_factory, uncased_vocab_file) -> pathlib.Path:
-  """One SavedModel of the MiniLM (uncased) preprocessor for the session."""
-  import tensorflow as tf
-  from preprocess import TokenizerSettings, build_preprocess_model
+    """One SavedModel of the MiniLM (uncased) preprocessor for the session."""
+    import tensorflow as tf
+    from preprocess import TokenizerSettings, build_preprocess_model
 
-  model = build_preprocess_model(uncased_vocab_file,
-                                 TokenizerSettings(do_lower_case=True))
-  path = tmp_path_factory.mktemp("preprocess") / "preprocess"
-  tf.saved_model.save(model, str(path))
-  return path
+    model = build_preprocess_model(uncased_vocab_file, TokenizerSettings(do_lower_case=True))
+    path = tmp_path_factory.mktemp("preprocess") / "preprocess"
+    tf.saved_model.save(model, str(path))
+    return path

@@ -10,5 +10,5 @@ from preprocess import normalize, packing, tokenizer
 
 @pytest.mark.parametrize("module", [normalize, packing, tokenizer])
 def test_doctests(module):
-  result = doctest.testmod(module, extraglobs={"tf": tf})
-  assert result.attempted > 0 and result.failed == 0
+    result = doctest.testmod(module, extraglobs={"tf": tf})
+    assert result.attempted > 0 and result.failed == 0
