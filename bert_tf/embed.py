@@ -306,7 +306,11 @@ def read_lines(path: pathlib.Path, json_field: str | None = None) -> Iterator[st
       EmbedError: a line is not UTF-8, not JSON, or lacks a string `json_field`,
         naming the file and line number.
     """
-    with open(path, "rb") as f:
+    try:
+        f = open(path, "rb")
+    except OSError as e:
+        raise EmbedError(f"input {path}: cannot read ({e.strerror})") from None
+    with f:
         for number, raw in enumerate(f, start=1):
             try:
                 line = raw.decode("utf-8").rstrip("\r\n")

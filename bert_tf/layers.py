@@ -29,8 +29,15 @@ def activation(name: str):
     return _ACTIVATIONS[name]
 
 
-def initializer(initializer_range: float) -> tf_keras.initializers.Initializer:
-    """BERT's weight initializer: truncated normal with stddev `initializer_range`."""
+def initializer(initializer_range: float,
+                initialize: bool = True) -> tf_keras.initializers.Initializer:
+    """BERT's weight initializer: truncated normal with stddev `initializer_range`.
+
+    With `initialize=False`: zeros, for weights a checkpoint will overwrite
+    (no random draw: BERT-large builds ~15 s faster on 2 cores).
+    """
+    if not initialize:
+        return tf_keras.initializers.Zeros()
     return tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
 
 
@@ -56,7 +63,8 @@ class BertEmbeddings(tf_keras.layers.Layer):
 
     def __init__(self, vocab_size: int, hidden_size: int, max_position_embeddings: int,
                  type_vocab_size: int, dropout: float, layer_norm_eps: float,
-                 initializer_range: float, **kwargs):
+                 initializer_range: float, initialize: bool = True,
+                 **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -65,6 +73,7 @@ class BertEmbeddings(tf_keras.layers.Layer):
         self.dropout = dropout
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
+        self.initialize = initialize
         self.layer_norm = tf_keras.layers.LayerNormalization(
             axis=-1, epsilon=layer_norm_eps, name="layer_norm")
         self.dropout_layer = tf_keras.layers.Dropout(dropout, name="dropout")
@@ -72,7 +81,8 @@ class BertEmbeddings(tf_keras.layers.Layer):
     def build(self, input_shape):
         def table(name, rows):
             return self.add_weight(name, shape=[rows, self.hidden_size],
-                                   initializer=initializer(self.initializer_range))
+                                   initializer=initializer(self.initializer_range,
+                                                           self.initialize))
 
         self.word_embeddings = table("word_embeddings", self.vocab_size)
         self.position_embeddings = table("position_embeddings", self.max_position_embeddings)
@@ -94,7 +104,8 @@ class BertEmbeddings(tf_keras.layers.Layer):
                       max_position_embeddings=self.max_position_embeddings,
                       type_vocab_size=self.type_vocab_size, dropout=self.dropout,
                       layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range)
+                      initializer_range=self.initializer_range,
+                      initialize=self.initialize)
         return config
 
 
@@ -137,7 +148,8 @@ class TransformerBlock(tf_keras.layers.Layer):
 
     def __init__(self, hidden_size: int, num_heads: int, intermediate_size: int,
                  hidden_act: str, hidden_dropout: float, attention_dropout: float,
-                 layer_norm_eps: float, initializer_range: float, **kwargs):
+                 layer_norm_eps: float, initializer_range: float, initialize: bool = True,
+                 **kwargs):
         super().__init__(**kwargs)
         if hidden_size % num_heads:
             raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_heads {num_heads}")
@@ -149,6 +161,7 @@ class TransformerBlock(tf_keras.layers.Layer):
         self.attention_dropout = attention_dropout
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
+        self.initialize = initialize
         self._activation = activation(hidden_act)
         head_size = hidden_size // num_heads
         self._scale = 1.0 / math.sqrt(head_size)
@@ -156,14 +169,15 @@ class TransformerBlock(tf_keras.layers.Layer):
         def projection(name):
             return tf_keras.layers.EinsumDense(
                 "bsh,hnd->bsnd", output_shape=(None, num_heads, head_size), bias_axes="nd",
-                kernel_initializer=initializer(initializer_range), name=name)
+                kernel_initializer=initializer(initializer_range, initialize), name=name)
 
         self.query = projection("query")
         self.key = projection("key")
         self.value = projection("value")
         self.attention_output = tf_keras.layers.EinsumDense(
             "bsnd,ndh->bsh", output_shape=(None, hidden_size), bias_axes="h",
-            kernel_initializer=initializer(initializer_range), name="attention_output")
+            kernel_initializer=initializer(initializer_range, initialize),
+            name="attention_output")
         self.attention_probs_dropout = tf_keras.layers.Dropout(
             attention_dropout, name="attention_probs_dropout")
         self.attention_output_dropout = tf_keras.layers.Dropout(
@@ -171,10 +185,11 @@ class TransformerBlock(tf_keras.layers.Layer):
         self.attention_layer_norm = tf_keras.layers.LayerNormalization(
             axis=-1, epsilon=layer_norm_eps, name="attention_layer_norm")
         self.intermediate = tf_keras.layers.Dense(
-            intermediate_size, kernel_initializer=initializer(initializer_range),
+            intermediate_size, kernel_initializer=initializer(initializer_range, initialize),
             name="intermediate")
         self.output_dense = tf_keras.layers.Dense(
-            hidden_size, kernel_initializer=initializer(initializer_range), name="output")
+            hidden_size, kernel_initializer=initializer(initializer_range, initialize),
+            name="output")
         self.output_dropout = tf_keras.layers.Dropout(hidden_dropout, name="output_dropout")
         self.output_layer_norm = tf_keras.layers.LayerNormalization(
             axis=-1, epsilon=layer_norm_eps, name="output_layer_norm")
@@ -214,7 +229,8 @@ class TransformerBlock(tf_keras.layers.Layer):
                       hidden_dropout=self.hidden_dropout,
                       attention_dropout=self.attention_dropout,
                       layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range)
+                      initializer_range=self.initializer_range,
+                      initialize=self.initialize)
         return config
 
 
@@ -228,13 +244,15 @@ class BertPooler(tf_keras.layers.Layer):
         dense: `Dense` `[hidden, hidden]` with tanh.
     """
 
-    def __init__(self, hidden_size: int, initializer_range: float, **kwargs):
+    def __init__(self, hidden_size: int, initializer_range: float, initialize: bool = True,
+                 **kwargs):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.initializer_range = initializer_range
+        self.initialize = initialize
         self.dense = tf_keras.layers.Dense(
-            hidden_size, activation="tanh", kernel_initializer=initializer(initializer_range),
-            name="dense")
+            hidden_size, activation="tanh",
+            kernel_initializer=initializer(initializer_range, initialize), name="dense")
 
     def build(self, input_shape):
         build_sublayer(self.dense, [None, self.hidden_size])
@@ -245,5 +263,6 @@ class BertPooler(tf_keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(hidden_size=self.hidden_size, initializer_range=self.initializer_range)
+        config.update(hidden_size=self.hidden_size, initializer_range=self.initializer_range,
+                      initialize=self.initialize)
         return config

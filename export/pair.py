@@ -193,7 +193,7 @@ def export_pair(checkpoint: str, output_dir: str, *, config: str | None = None,
                           f"config's vocab_size {bert_config.vocab_size}")
     with _step(f"Building the encoder ({bert_config.num_layers} layers, hidden size "
                f"{bert_config.hidden_size}) and loading {sources.files.format} weights"):
-        encoder = build_encoder(bert_config)
+        encoder = build_encoder(bert_config, initialize=False)  # the checkpoint fills it
         mlm_model = build_mlm_model(encoder, bert_config) if with_mlm else None
         report = _load_weights(sources, encoder, mlm_model)
         if with_mlm and not report.has_mlm_head:

@@ -18,7 +18,9 @@ SavedModel" API):
   `keras.layers.TFSMLayer(ENCODER_DIR, call_endpoint="serving_default")` calls
   with one dict, and the signature TF Serving calls with named tensors.
 - `tokens` (signature): the legacy TF1 Hub module interface, `input_ids`,
-  `input_mask`, `segment_ids` -> `pooled_output`, `sequence_output`.
+  `input_mask`, `segment_ids` -> `pooled_output`, `sequence_output`. It calls
+  `serving_default`, so with XLA both signatures run one compiled program
+  (compiled once per input shape, not once per signature).
 - `mlm` (only with the masked-LM head): `encoder.mlm(inputs, training=False)`
   takes the same dict plus `masked_lm_positions` int32 `[batch, num_predictions]`
   and returns the encoder outputs plus `mlm_logits`
@@ -117,16 +119,19 @@ class EncoderSavedModel(ReusableModel):
                 with XLA.
         """
         super().__init__(encoder, encoder_input_spec())
+        call = self.__call__
 
+        # Both signatures reuse the traced `__call__` (no new trace of the
+        # Keras model), and `tokens` calls `serving_default`: one XLA program
+        # serves both, compiled once per input shape.
         @tf.function(input_signature=[encoder_input_spec()], jit_compile=jit_compile)
         def serving_default(inputs):
-            return flat_outputs(encoder(inputs, training=False))
+            return flat_outputs(call(inputs, training=False))
 
-        @tf.function(input_signature=[_int_spec(name) for name in TOKENS_INPUTS],
-                     jit_compile=jit_compile)
+        @tf.function(input_signature=[_int_spec(name) for name in TOKENS_INPUTS])
         def tokens(input_ids, input_mask, segment_ids):
-            outputs = encoder(dict(input_word_ids=input_ids, input_mask=input_mask,
-                                   input_type_ids=segment_ids), training=False)
+            outputs = serving_default(dict(input_word_ids=input_ids, input_mask=input_mask,
+                                           input_type_ids=segment_ids))
             return {key: outputs[key] for key in TOKENS_OUTPUTS}
 
         self.serving_default = serving_default

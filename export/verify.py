@@ -196,15 +196,15 @@ def verify_export(export_dir: os.PathLike | str, probe: Probe,
     flat_want = _flat_reference(reference)
     serving = encoder.signatures[saved_encoder.SERVING_SIGNATURE]
     tokens = encoder.signatures[saved_encoder.TOKENS_SIGNATURE]
-    figures = {
-        "__call__": _max_diff(saved_encoder.flat_outputs(outputs), flat_want, flat_want,
-                              "encoder"),
-        "serving_default": _max_diff(serving(**tensors), flat_want, flat_want,
-                                     "serving_default"),
-        "tokens": _max_diff(
-            tokens(**{old: tensors[new] for old, new in saved_encoder.TOKENS_INPUTS.items()}),
-            flat_want, saved_encoder.TOKENS_OUTPUTS, "tokens"),
-    }
+    # One endpoint's outputs alive at a time (BERT-large: ~100 MB each).
+    figures = {"__call__": _max_diff(saved_encoder.flat_outputs(outputs), flat_want, flat_want,
+                                     "encoder")}
+    del outputs
+    figures["serving_default"] = _max_diff(serving(**tensors), flat_want, flat_want,
+                                           "serving_default")
+    figures["tokens"] = _max_diff(
+        tokens(**{old: tensors[new] for old, new in saved_encoder.TOKENS_INPUTS.items()}),
+        flat_want, saved_encoder.TOKENS_OUTPUTS, "tokens")
     if with_mlm:
         if not hasattr(encoder, "mlm"):
             raise ExportError("verification failed: encoder/ has no mlm sub-object")

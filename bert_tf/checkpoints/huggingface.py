@@ -84,35 +84,46 @@ def _shard_files(path: str) -> list[str]:
 
 
 class SafetensorsReader:
-    """Reads `model.safetensors` (or its shards) tensor by tensor, memory-mapped."""
+    """Reads `model.safetensors` (or its shards) tensor by tensor.
+
+    Only the headers are kept open between reads: each `read` maps the file,
+    copies one tensor out and unmaps it, so the file's pages never pile up in
+    the process's resident memory next to the variables they fill.
+    """
 
     def __init__(self, path: str):
+        self.path = str(path)
+        self._file_of = {}
+        self._shape = {}
+        self._dtype = {}
+        for file in _shard_files(self.path):
+            with self._open(file) as handle:
+                for name in handle.keys():
+                    tensor = handle.get_slice(name)
+                    self._file_of[name] = file
+                    self._shape[name] = tuple(tensor.get_shape())
+                    self._dtype[name] = tensor.get_dtype()
+
+    @staticmethod
+    def _open(file: str):
         from safetensors import SafetensorError, safe_open
 
-        self.path = str(path)
-        self._handles = {}
-        self._owner = {}
-        self._file_of = {}
-        for file in _shard_files(self.path):
-            try:
-                handle = safe_open(file, framework="numpy")
-            except (SafetensorError, OSError) as e:
-                raise CheckpointError(
-                    f"cannot read safetensors file {file} (truncated or corrupt?): "
-                    f"{type(e).__name__}: {str(e).strip().splitlines()[0]}") from None
-            self._handles[file] = handle
-            for name in handle.keys():
-                self._owner[name] = handle
-                self._file_of[name] = file
+        try:
+            return safe_open(file, framework="numpy")
+        except (SafetensorError, OSError) as e:
+            raise CheckpointError(
+                f"cannot read safetensors file {file} (truncated or corrupt?): "
+                f"{type(e).__name__}: {str(e).strip().splitlines()[0]}") from None
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: tuple(handle.get_slice(name).get_shape())
-                for name, handle in self._owner.items()}
+        return dict(self._shape)
 
     def read(self, name: str) -> np.ndarray:
-        if self._owner[name].get_slice(name).get_dtype() == "BF16":
-            return _read_bfloat16(self._file_of[name], name)  # numpy has no bfloat16.
-        return np.asarray(self._owner[name].get_tensor(name))
+        file = self._file_of[name]
+        if self._dtype[name] == "BF16":
+            return _read_bfloat16(file, name)  # numpy has no bfloat16.
+        with self._open(file) as handle:
+            return np.asarray(handle.get_tensor(name))
 
 
 def _read_bfloat16(file: str, name: str) -> np.ndarray:

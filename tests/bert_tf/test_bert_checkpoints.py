@@ -297,3 +297,35 @@ def test_half_precision_hf_weights(tmp_path, hf_checkpoint, dtype, tiny_inputs):
         half["bert.encoder.layer.0.output.dense.weight"].float().numpy().T)
     np.testing.assert_array_equal(encoder.embeddings.word_embeddings.numpy(),
                                   half["bert.embeddings.word_embeddings.weight"].float().numpy())
+
+
+@pytest.mark.parametrize("checkpoint", ["google_checkpoint", "hf_checkpoint"])
+def test_encoder_built_without_random_init_loads_the_same(request, checkpoint, tiny_inputs):
+    """`build_encoder(initialize=False)` starts at zeros (LayerNorm scales at one) and,
+    once loaded, equals a randomly initialized encoder loaded from the same checkpoint."""
+    folder = request.getfixturevalue(checkpoint).folder
+    random_init, config = tiny_encoder()
+    no_init = build_encoder(config, initialize=False)
+    assert not no_init.get_config()["initialize"]
+    assert all(not np.any(w.numpy()) for w in no_init.weights if "gamma" not in w.name)
+    assert any(np.any(w.numpy()) for w in random_init.weights if "kernel" in w.name)
+    for model in (random_init, no_init):
+        load_checkpoint(folder, model)
+    for ours, theirs in zip(weights_of(no_init), weights_of(random_init), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    np.testing.assert_array_equal(no_init(tiny_inputs)["sequence_output"].numpy(),
+                                  random_init(tiny_inputs)["sequence_output"].numpy())
+
+
+def test_safetensors_reader_keeps_no_file_mapped(hf_checkpoint):
+    """Between reads the reader holds only names, shapes and dtypes: no open mapping."""
+    from bert_tf.checkpoints import huggingface
+
+    path = str(hf_checkpoint.folder / "model.safetensors")
+    reader = huggingface.SafetensorsReader(path)
+    name = "bert.embeddings.word_embeddings.weight"
+    value = reader.read(name)
+    assert value.shape == reader.shapes()[name]
+    maps = pathlib.Path("/proc/self/maps")
+    if maps.exists():
+        assert path not in maps.read_text()
