@@ -5,8 +5,9 @@ The steps, each logged with its timing:
 1. resolve the checkpoint's format, config, vocab and tokenizer settings
    (`export.sources`; every detected choice is logged with its reason), and
    check the vocab size against the config;
-2. build the encoder (and the masked-LM model with `with_mlm`) and load every
-   weight from the checkpoint;
+2. build the encoder without its random initialization (the checkpoint fills
+   every weight; and the masked-LM model with `with_mlm`) and load every
+   weight from the checkpoint, one tensor at a time;
 3. build the preprocessing model and check its special tokens;
 4. run the verification texts through the in-memory models;
 5. in a temporary folder beside `output_dir`: save `encoder/` and
