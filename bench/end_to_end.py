@@ -45,11 +45,11 @@ def main(argv) -> None:
     del argv
     from sentence_transformers import SentenceTransformer
 
-    from bert_tf import embed
+    from bert_tf import embedding
 
     run = harness.Run("end_to_end")
     sentences = corpus.sentences(_LINES.value)
-    embedder = embed.load(models.export_dir("minilm"))
+    embedder = embedding.load(models.export_dir("minilm"))
     st = SentenceTransformer(str(models.minilm_path()), device="cpu")
     st.max_seq_length = _MAX_SEQ.value
 

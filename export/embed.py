@@ -32,8 +32,8 @@ chunks (--chunk_lines), each sorted by length and embedded in batches padded
 to their longest text, and written into OUTPUT in place; memory stays at one
 chunk. OUTPUT appears only when complete. Progress is logged as it goes.
 
-The same from Python: `bert_tf.embed.embed(texts, export_dir)` for a list of
-texts, `bert_tf.embed.embed_file(input, output, export_dir)` for a file.
+The same from Python: `bert_tf.embed(texts, export_dir)` for a list of
+texts, `bert_tf.embed_file(input, output, export_dir)` for a file.
 
 Errors (a missing export, an unreadable or non-UTF-8 line, a JSON line without
 the field, an unwritable output) print one line `error: ...` naming the file
@@ -103,9 +103,9 @@ def main(argv) -> int:
     if missing:
         raise app.UsageError(
             "missing " + " and ".join(f"--{name}" for name in missing) + " (see --help)")
-    from bert_tf import embed
+    from bert_tf import embedding
 
-    result = embed.embed_file(
+    result = embedding.embed_file(
         FLAGS.input, FLAGS.output, FLAGS.export_dir, pooling=FLAGS.pooling,
         normalize=FLAGS.normalize, batch_size=FLAGS.batch_size,
         max_seq_length=FLAGS.max_seq_length, json_field=FLAGS.json_field,

@@ -17,8 +17,8 @@ import sys
 import numpy as np
 import pytest
 
-from bert_tf import embed as embed_lib
-from bert_tf.embed import EmbedError, embed
+from bert_tf import embedding as embed_lib
+from bert_tf.embedding import EmbedError, embed
 
 # Varied on purpose: lengths from one word to a paragraph, casing, accents,
 # digits, punctuation, quotes, CJK, emoji, odd whitespace.

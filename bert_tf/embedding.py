@@ -20,7 +20,7 @@ TensorFlow function as the encoder, so only `[batch, hidden]` leaves it.
 
 Example:
 
-    from bert_tf.embed import embed
+    from bert_tf import embed
     vectors = embed(["A man is eating food.", "A man rides a horse."],
                     "exports/all-MiniLM-L6-v2", pooling="mean", normalize=True)
     vectors.shape  # (2, 384)
