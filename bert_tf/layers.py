@@ -92,6 +92,11 @@ class BertEmbeddings(tf_keras.layers.Layer):
 
     def call(self, word_ids, type_ids, training=None):
         seq_length = tf.shape(word_ids)[1]
+        # Under XLA this compiles to a no-op; elsewhere it names the problem.
+        tf.debugging.assert_less_equal(
+            seq_length, self.max_position_embeddings,
+            message=f"seq_length is over max_position_embeddings "
+                    f"({self.max_position_embeddings})")
         x = tf.gather(self.word_embeddings, word_ids)
         x += tf.gather(self.type_embeddings, type_ids)
         x += tf.expand_dims(self.position_embeddings[:seq_length], 0)

@@ -105,6 +105,15 @@ def test_xla_equals_eager(loaded_encoder, tiny_inputs, masked_positions):
         "mlm_logits"].shape == (2, 3, len(factory.BASE_VOCAB))
 
 
+def test_sequence_over_max_positions_names_the_limit(loaded_encoder, tiny_config_dict):
+    encoder, _ = loaded_encoder
+    limit = tiny_config_dict["max_position_embeddings"]
+    encoder(inputs_for(tiny_config_dict, batch=1, seq_length=limit))  # at the limit: fine
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=rf"seq_length is over max_position_embeddings \({limit}\)"):
+        encoder(inputs_for(tiny_config_dict, batch=1, seq_length=limit + 1))
+
+
 def test_mlm_head_is_tied_to_word_embeddings(loaded_encoder):
     encoder, mlm_model = loaded_encoder
     head = mlm_model.get_layer("mlm")
