@@ -18,7 +18,6 @@ from bert_tf.checkpoints import google, huggingface, tables
 from bert_tf.checkpoints.files import CheckpointFiles, find_checkpoint
 from bert_tf.checkpoints.report import LoadReport, Mismatch
 from bert_tf.checkpoints.targets import model_slots
-from bert_tf.errors import CheckpointError
 
 __all__ = ["CheckpointFiles", "LoadReport", "Mismatch", "find_checkpoint", "load_checkpoint",
            "read_variables", "open_reader"]

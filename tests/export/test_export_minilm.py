@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import warnings
 
-import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
