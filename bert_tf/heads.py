@@ -32,7 +32,7 @@ class MaskedLMHead(tf_keras.layers.Layer):
 
     Attributes (the weights the checkpoint readers fill):
         transform: `Dense` `[hidden, hidden]`, then the activation.
-        layer_norm: `LayerNormalization` after the transform.
+        layer_norm: `LayerNorm` after the transform.
         output_bias: `[vocab_size]`.
     """
 
@@ -47,7 +47,7 @@ class MaskedLMHead(tf_keras.layers.Layer):
         self.transform = tf_keras.layers.Dense(
             embedding_layer.hidden_size,
             kernel_initializer=layers.initializer(initializer_range), name="transform")
-        self.layer_norm = tf_keras.layers.LayerNormalization(
+        self.layer_norm = layers.LayerNorm(
             axis=-1, epsilon=layer_norm_eps, name="layer_norm")
 
     def build(self, input_shape):

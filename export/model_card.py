@@ -186,8 +186,10 @@ model = tf_keras.Model([premise, hypothesis], logits)
 ## Verification at export
 
 Both SavedModels were loaded back and {verification['texts']} texts (single sentences
-and sentence pairs, `seq_length` {verification['seq_length']}) ran through the loaded
-`preprocess` then the loaded `encoder`. The ids equal the in-memory preprocessing's;
+and sentence pairs, packed to `seq_length` {verification['seq_length']}) ran through the
+loaded `preprocess` then the loaded `encoder` (at `seq_length`
+{verification.get('encoder_seq_length', verification['seq_length'])}: the longest text and a few
+padding positions). The ids equal the in-memory preprocessing's;
 the largest absolute difference of any output to the in-memory Keras model:
 
 {_figures(verification)}

@@ -45,6 +45,10 @@ PAIRS = (
 SPECIAL_TOKENS = {"start_of_sequence_id": "[CLS]", "end_of_segment_id": "[SEP]",
                   "padding_id": "[PAD]", "mask_id": "[MASK]"}
 NUM_MLM_PREDICTIONS = 3
+# Padding columns kept after the longest probe text when the encoder runs, so
+# that masking is exercised while activations stay small (BERT-large at
+# seq_length 128 would hold ~200 MB of them at the export's memory peak).
+NUM_PADDING_COLUMNS = 3
 
 
 def tolerance(reference: np.ndarray) -> float:
@@ -62,7 +66,8 @@ class Probe:
     """Encoder inputs for the verification texts: one batch, `TEXTS` then `PAIRS`.
 
     Attributes:
-        inputs: int32 `[len(TEXTS) + len(PAIRS), seq_length]` arrays by input name.
+        inputs: int32 `[len(TEXTS) + len(PAIRS), seq_length]` arrays by input name,
+            as the preprocessing packs them.
         seq_length: their length.
     """
 
@@ -72,6 +77,17 @@ class Probe:
     @property
     def num_texts(self) -> int:
         return len(TEXTS) + 2 * len(PAIRS)
+
+    @property
+    def encoder_seq_length(self) -> int:
+        """The longest packed text plus `NUM_PADDING_COLUMNS`, at most `seq_length`."""
+        longest = int(np.max(np.sum(self.inputs["input_mask"], axis=1)))
+        return min(self.seq_length, longest + NUM_PADDING_COLUMNS)
+
+    @property
+    def encoder_inputs(self) -> dict[str, np.ndarray]:
+        """`inputs` without the columns that are padding in every row past the first few."""
+        return {key: value[:, :self.encoder_seq_length] for key, value in self.inputs.items()}
 
 
 def make_probe(preprocessor, seq_length: int) -> Probe:
@@ -105,10 +121,11 @@ def _numpy(nest: Any) -> Any:
 
 def reference_outputs(encoder, mlm_model, probe: Probe) -> dict[str, Any]:
     """The in-memory models' outputs on the probe, as numpy (computed before saving)."""
-    outputs = _numpy(encoder(probe.inputs, training=False))
+    inputs = probe.encoder_inputs
+    outputs = _numpy(encoder(inputs, training=False))
     if mlm_model is not None:
         outputs["mlm_logits"] = np.asarray(
-            mlm_model(_mlm_inputs(probe.inputs), training=False)["mlm_logits"])
+            mlm_model(_mlm_inputs(inputs), training=False)["mlm_logits"])
     return outputs
 
 
@@ -164,7 +181,8 @@ def verify_export(export_dir: os.PathLike | str, probe: Probe,
         with_mlm: whether `encoder/` must have the `mlm` sub-object.
 
     Returns:
-        `texts`, `seq_length`, `special_tokens`, `max_abs_diff`: endpoint ->
+        `texts`, `seq_length` (of the preprocessing check), `encoder_seq_length`
+        (of the encoder runs), `special_tokens`, `max_abs_diff`: endpoint ->
         largest difference to the in-memory model over all outputs, and
         `max_abs_output`: the largest encoder output magnitude, for scale.
 
@@ -183,7 +201,7 @@ def verify_export(export_dir: os.PathLike | str, probe: Probe,
             raise ExportError(f"verification failed: the saved preprocess/ gives other "
                               f"{key!r} than the in-memory one")
 
-    tensors = {key: tf.constant(value) for key, value in probe.inputs.items()}
+    tensors = {key: tf.constant(value) for key, value in probe.encoder_inputs.items()}
     outputs = encoder(tensors, training=False)
     if len(outputs["encoder_outputs"]) != config.num_layers:
         raise ExportError(f"verification failed: encoder_outputs has "
@@ -208,9 +226,10 @@ def verify_export(export_dir: os.PathLike | str, probe: Probe,
     if with_mlm:
         if not hasattr(encoder, "mlm"):
             raise ExportError("verification failed: encoder/ has no mlm sub-object")
-        mlm_inputs = {k: tf.constant(v) for k, v in _mlm_inputs(probe.inputs).items()}
+        mlm_inputs = {k: tf.constant(v) for k, v in _mlm_inputs(probe.encoder_inputs).items()}
         figures["mlm"] = _max_diff(encoder.mlm(mlm_inputs, training=False), reference,
                                    ("mlm_logits",), "mlm")
     scale = max(float(np.max(np.abs(value))) for value in flat_want.values())
     return {"texts": probe.num_texts, "seq_length": probe.seq_length,
+            "encoder_seq_length": probe.encoder_seq_length,
             "special_tokens": special, "max_abs_diff": figures, "max_abs_output": scale}

@@ -8,7 +8,7 @@ the layers' public attributes:
 | `embeddings/{word,position,type}_embeddings` | `[rows, hidden]` tables |
 | `embeddings/layer_norm/{gamma,beta}` | `[hidden]` |
 | `layer_{i}/attention/{query,key,value}/kernel` | `[hidden, heads, head_size]` |
-| `layer_{i}/attention/{query,key,value}/bias` | `[heads, head_size]` |
+| `layer_{i}/attention/{query,key,value}/bias` | `[heads, 1, head_size]` |
 | `layer_{i}/attention/output/kernel`, `.../bias` | `[heads, head_size, hidden]`, `[hidden]` |
 | `layer_{i}/attention/layer_norm/{gamma,beta}` | `[hidden]` |
 | `layer_{i}/intermediate/{kernel,bias}` | `[hidden, intermediate]`, `[intermediate]` |
