@@ -8,7 +8,7 @@ token until the budget of `seq_length - num_segments - 1` is spent, so short
 segments keep all their tokens and long ones share the rest).
 
 The whole packing is a few dense ops: the kept lengths in closed form, then
-one scatter per output. `RoundRobinTrimmer` + `combine_segments` +
+one gather per segment. `RoundRobinTrimmer` + `combine_segments` +
 `pad_model_inputs` give the same tensors through validated ragged ops (an
 assertion sub-graph per ragged tensor built): 600 graph ops for two segments
 instead of about 60, paid at every call and at every trace (0.6 s per
@@ -87,6 +87,8 @@ def round_robin_lengths(lengths: tf.Tensor, budget: tf.Tensor) -> tf.Tensor:
     [[2, 2, 1], [1, 3, 1]]
     """
     num_segments = lengths.shape[1]
+    if num_segments == 1:  # Round robin over one segment: its first `budget` tokens.
+        return tf.minimum(lengths, budget)
     smaller_sums = tf.cumsum(tf.sort(lengths, axis=1), axis=1, exclusive=True)
     rounds = tf.reduce_max(
         tf.math.floordiv(budget - smaller_sums, tf.range(num_segments, 0, -1, dtype=tf.int64)),
@@ -157,35 +159,38 @@ def bert_pack_inputs(segments, seq_length, special_tokens: SpecialTokenIds):
         lengths = tf.stack([s.row_lengths() for s in segments], axis=1)
     kept = round_robin_lengths(lengths, seq_length - num_special)
 
-    # Every output token as (row, column, word id, type id); column 0 is
-    # [CLS] (type 0), `end` is each row's next free column. Trimmed tokens go
-    # to column `seq_length`, an extra column cut off at the end.
-    rows = tf.range(batch)
-    row_parts, col_parts = [rows], [tf.zeros_like(rows)]
-    id_parts = [tf.fill([batch], special_tokens.start_of_sequence_id)]
-    type_parts = [tf.zeros([batch], tf.int32)]
-    end = tf.ones_like(rows)
+    # Each output column, per row: [CLS] at 0; segment i's kept tokens from
+    # its start column on, then its [SEP]; padding after the last [SEP]. Every
+    # token is gathered from its segment's flat values: a few dense ops per
+    # segment, no scatter.
+    columns = tf.range(seq_length)[tf.newaxis, :]  # [1, seq_length]
+    word_ids = tf.where(
+        columns == 0,
+        tf.constant(special_tokens.start_of_sequence_id, tf.int32),
+        tf.constant(special_tokens.padding_id, tf.int32),
+    )
+    type_ids = tf.zeros([batch, seq_length], tf.int32)
+    start = tf.ones([batch, 1], tf.int64)  # The segment's first column.
     for i, tokens in enumerate(segments):
-        token_rows = tokens.value_rowids()
-        position = tf.range(tf.shape(token_rows, out_type=tf.int64)[0]) - tf.gather(
-            tokens.row_starts(), token_rows
+        kept_i = kept[:, i : i + 1]  # [batch, 1]
+        position = columns - start  # [batch, seq_length]
+        in_segment = (position >= 0) & (position < kept_i)
+        # One extra value so that every index (also the masked ones) is valid.
+        values = tf.concat([tokens.flat_values, [special_tokens.padding_id]], axis=0)
+        index = tf.where(
+            in_segment,
+            tokens.row_starts()[:, tf.newaxis] + position,
+            tf.size(values, out_type=tf.int64) - 1,
         )
-        column = tf.where(
-            position < tf.gather(kept[:, i], token_rows),
-            tf.gather(end, token_rows) + position,
-            seq_length,
+        is_sep = position == kept_i
+        word_ids = tf.where(in_segment, tf.gather(values, index), word_ids)
+        word_ids = tf.where(
+            is_sep, tf.constant(special_tokens.end_of_segment_id, tf.int32), word_ids
         )
-        end += kept[:, i]
-        row_parts += [token_rows, rows]
-        col_parts += [column, end]  # The segment's [SEP] at `end`.
-        id_parts += [tokens.flat_values, tf.fill([batch], special_tokens.end_of_segment_id)]
-        type_parts += [tf.fill(tf.shape(token_rows), i), tf.fill([batch], i)]
-        end += 1
-    indices = tf.stack([tf.concat(row_parts, 0), tf.concat(col_parts, 0)], 1)
-    shape = tf.stack([batch, seq_length + 1])
-    input_word_ids = tf.tensor_scatter_nd_update(
-        tf.fill(shape, special_tokens.padding_id), indices, tf.concat(id_parts, 0)
-    )[:, :-1]
-    input_type_ids = tf.scatter_nd(indices, tf.concat(type_parts, 0), shape)[:, :-1]
-    input_mask = tf.cast(tf.range(seq_length)[tf.newaxis, :] < end[:, tf.newaxis], tf.int32)
+        if i > 0:
+            type_ids = tf.where(in_segment | is_sep, tf.constant(i, tf.int32), type_ids)
+        start += kept_i + 1
+    input_word_ids = word_ids
+    input_type_ids = type_ids
+    input_mask = tf.cast(columns < start, tf.int32)
     return dict(input_word_ids=input_word_ids, input_mask=input_mask, input_type_ids=input_type_ids)

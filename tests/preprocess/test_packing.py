@@ -143,3 +143,22 @@ def test_int32_row_splits_and_dense_segments():
     np.testing.assert_array_equal(
         out["input_type_ids"], [[0, 0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1, 0]]
     )
+
+
+@pytest.mark.parametrize("num_segments", [1, 2, 3])
+def test_empty_batch_and_all_empty_segments(num_segments):
+    """No rows at all, and rows whose segments have no tokens (nothing to gather)."""
+
+    def no_tokens(rows):
+        return tf.RaggedTensor.from_nested_row_splits(
+            tf.zeros([0], tf.int32), [tf.zeros([rows + 1], tf.int64), tf.zeros([1], tf.int64)])
+
+    out = bert_pack_inputs([no_tokens(0)] * num_segments, 6, SPECIAL)
+    for key in ("input_word_ids", "input_mask", "input_type_ids"):
+        assert out[key].shape == (0, 6)
+    out = bert_pack_inputs([no_tokens(2)] * num_segments, 6, SPECIAL)
+    ids, mask, types = expected_packing([[]] * num_segments, 6)
+    for row in range(2):
+        np.testing.assert_array_equal(out["input_word_ids"][row], ids)
+        np.testing.assert_array_equal(out["input_mask"][row], mask)
+        np.testing.assert_array_equal(out["input_type_ids"][row], types)
