@@ -10,6 +10,9 @@ on stderr, `error: <message>`, and a non-zero exit status, never a traceback:
 | a preprocessing `ValueError`, an `OSError`, a TensorFlow `OpError` | 1 |
 | Ctrl-C (`KeyboardInterrupt`) or SIGTERM | 130 |
 | anything else (a bug: the traceback is logged at `--verbosity=1`) | 2 |
+
+`--help` (and `--helpshort`, `--helpfull`) prints the usage guide and exits
+with status 0 (`run_app`; absl alone exits with 1).
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ from typing import Callable, Sequence
 EXIT_ERROR = 1
 EXIT_BUG = 2
 EXIT_INTERRUPTED = 130
+HELP_FLAGS = frozenset(f"{dashes}{name}" for dashes in ("-", "--")
+                       for name in ("help", "helpshort", "helpfull", "helpxml", "h", "?"))
 
 
 def quiet_tensorflow() -> None:
@@ -81,7 +86,27 @@ def run(main: Callable[[Sequence[str]], int | None]) -> None:
             script.__doc__ = module.__doc__
         for flag in flags.FLAGS.get_key_flags_for_module(module.__name__):
             flags.FLAGS.register_key_flag_for_module(sys.argv[0], flag)
-    app.run(lambda argv: sys.exit(guarded(main, argv)))
+    run_app(lambda argv: sys.exit(guarded(main, argv)))
+
+
+def asked_for_help(argv: Sequence[str]) -> bool:
+    """Whether the command line (before a `--`) has a help flag."""
+    args = list(argv[1:])
+    if "--" in args:
+        args = args[:args.index("--")]
+    return any(arg in HELP_FLAGS for arg in args)
+
+
+def run_app(main: Callable[[Sequence[str]], None], **kwargs) -> None:
+    """`absl.app.run(main, **kwargs)`, but `--help` exits with status 0 (help is not an error)."""
+    from absl import app
+
+    try:
+        app.run(main, **kwargs)
+    except SystemExit as exit_:
+        if exit_.code == EXIT_ERROR and asked_for_help(sys.argv):
+            sys.exit(0)
+        raise
 
 
 def guarded(main: Callable[[Sequence[str]], int | None], argv: Sequence[str]) -> int:

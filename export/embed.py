@@ -122,7 +122,7 @@ def _main(argv) -> None:
 def run() -> None:
     """The `bert-tf-embed` console script."""
     cli.quiet_tensorflow()
-    app.run(_main)
+    cli.run_app(_main)
 
 
 if __name__ == "__main__":

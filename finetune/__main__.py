@@ -66,6 +66,8 @@ import sys
 
 from absl import app, flags, logging
 
+from export import cli
+
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("export_dir", None, "Export folder with encoder/ and preprocess/ (from bert-tf-export).")
@@ -177,7 +179,7 @@ def _fail(message: str) -> None:
 
 def run() -> None:
     """Console-script entry point (`bert-tf-finetune`)."""
-    app.run(_main_with_errors, flags_parser=_parse_flags)
+    cli.run_app(_main_with_errors, flags_parser=_parse_flags)
 
 
 if __name__ == "__main__":

@@ -417,6 +417,7 @@ class Normalizer(tf.Module):
             records = self._final_sigma(records, row_ids)
 
         lengths = tf.gather(self._rec_length, records)
+        byte_limit = self._extend_over_deleted(byte_limit, lengths > 0, row_ids)
         n = tf.shape(cp, out_type=tf.int32)[0]
         src = tf.repeat(tf.range(n), lengths)
         first_out = tf.cumsum(lengths, exclusive=True)
@@ -442,6 +443,23 @@ class Normalizer(tf.Module):
             breaks = tf.cumsum(tf.cast(tf.gather(self._rec_breaks, records), tf.int32))
             chars = self._canonical_order(chars, out_ccc, tf.gather(breaks, src))
         return chars
+
+    @staticmethod
+    def _extend_over_deleted(byte_limit, kept, row_ids):
+        """Each character's byte limit, extended over the deleted characters after it.
+
+        A deleted character (a control or format character, an accent dropped
+        by accent stripping) belongs to the span of the character before it in
+        its row, so the wordpiece of `cafe\u0301` ends after the accent.
+
+        >>> Normalizer._extend_over_deleted(
+        ...     tf.constant([1, 2, 3, 4, 1], tf.int64), tf.constant([True, False, True, False, False]),
+        ...     tf.constant([0, 0, 0, 0, 1], tf.int64)).numpy().tolist()
+        [2, 2, 4, 4, 1]
+        """
+        previous_row = tf.concat([tf.constant([-1], row_ids.dtype), row_ids[:-1]], axis=0)
+        owner = tf.cumsum(tf.cast(kept | (row_ids != previous_row), tf.int32)) - 1
+        return tf.gather(tf.math.segment_max(byte_limit, owner), owner)
 
     def _canonical_order(self, chars, ccc, breaks):
         """NFD's canonical reordering of the kept marks (see `rec_ccc`).

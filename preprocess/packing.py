@@ -124,28 +124,20 @@ def bert_pack_inputs(segments, seq_length, special_tokens: SpecialTokenIds):
     if not segments:
         raise ValueError("bert_pack_inputs: expected 1 or more segments, found 0")
     num_special = len(segments) + 1
-    if isinstance(seq_length, int) and seq_length < num_special:
-        raise ValueError(
-            f"bert_pack_inputs: seq_length must be at least {num_special} for "
-            f"{len(segments)} segments ([CLS] and one [SEP] each), found "
-            f"{seq_length}"
-        )
-    seq_length_arg = seq_length
+    too_small = (
+        f"bert_pack_inputs: seq_length must be at least {num_special} for "
+        f"{len(segments)} segment(s) ([CLS] and one [SEP] each), found"
+    )
+    static_seq_length = tf.get_static_value(seq_length)  # A Python int, an eager tensor, ...
+    if static_seq_length is not None and int(static_seq_length) < num_special:
+        raise ValueError(f"{too_small} {int(static_seq_length)}")
     seq_length = tf.cast(tf.convert_to_tensor(seq_length, dtype=tf.int32), tf.int64)
     segments = [_flatten_segment(s, i) for i, s in enumerate(segments)]
     # String-only `tf.debugging.Assert`s are one op each (`tf.debugging.assert_*`
     # build a `tf.cond`, a sub-graph to trace, per check).
     checks = []
-    if not isinstance(seq_length_arg, int):
-        checks.append(
-            tf.debugging.Assert(
-                seq_length >= num_special,
-                [
-                    f"bert_pack_inputs: seq_length too small for {len(segments)} "
-                    f"segments (needs [CLS] and one [SEP] each)"
-                ],
-            )
-        )
+    if static_seq_length is None:  # Known only when the graph runs.
+        checks.append(tf.debugging.Assert(seq_length >= num_special, [too_small, seq_length]))
     nrows = tf.stack([s.nrows() for s in segments])
     if len(segments) > 1:
         checks.append(

@@ -81,10 +81,15 @@ def test_rank2_segments_and_tensor_seq_length():
 
 def test_seq_length_too_small_is_a_clear_error():
     a = tf.ragged.constant([[[5]]], dtype=tf.int32)
-    with pytest.raises(ValueError, match="seq_length must be at least 3"):
+    message = r"seq_length must be at least 3 for 2 segment\(s\) \(\[CLS\] and one \[SEP\] each\), found 2"
+    with pytest.raises(ValueError, match=message):
         bert_pack_inputs([a, a], 2, SPECIAL)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="seq_length"):
+    with pytest.raises(ValueError, match=message):
         bert_pack_inputs([a, a], tf.constant(2), SPECIAL)
+    # Known only at run time: the graph's assertion names the problem and the value.
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"(?s)at least 2 for 1 segment\(s\).*found.*\b1\b"):
+        tf.function(lambda n: bert_pack_inputs([a], n, SPECIAL))(tf.constant(1))
 
 
 def test_no_segments_is_a_clear_error():

@@ -1,0 +1,33 @@
+"""Every command line's `--help`: a usage guide on stdout and exit status 0."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("module,expected", [
+    ("export.embed", "--pooling"),
+    ("export.inspect", "bert-tf-inspect exports/"),
+    ("export.fill_mask", "--top_k"),
+    ("export.demo", "--export_dir"),
+])
+@pytest.mark.parametrize("flag", ["--help", "--helpfull"])
+def test_help_exits_with_status_0(module, expected, flag):
+    result = subprocess.run([sys.executable, "-m", module, flag], cwd=REPO, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    assert expected in result.stdout
+
+
+def test_unknown_flag_still_fails():
+    result = subprocess.run([sys.executable, "-m", "export.inspect", "--no_such_flag"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
