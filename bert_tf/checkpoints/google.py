@@ -75,9 +75,10 @@ class GoogleReader:
         return {name: tuple(shape)
                 for name, shape in self._reader.get_variable_to_shape_map().items()}
 
-    def read(self, name: str) -> np.ndarray:
-        try:
-            return self._reader.get_tensor(name)
+    def read(self, name: str, rows: slice | None = None) -> np.ndarray:
+        try:  # A TF1 checkpoint is read a whole tensor at a time.
+            value = self._reader.get_tensor(name)
+            return value if rows is None else value[rows]
         except tf.errors.OpError as e:
             raise CheckpointError(
                 f"{self.path}: cannot read variable {name!r} (truncated or corrupt data "

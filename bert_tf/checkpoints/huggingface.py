@@ -118,12 +118,15 @@ class SafetensorsReader:
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return dict(self._shape)
 
-    def read(self, name: str) -> np.ndarray:
+    def read(self, name: str, rows: slice | None = None) -> np.ndarray:
         file = self._file_of[name]
         if self._dtype[name] == "BF16":
-            return _read_bfloat16(file, name)  # numpy has no bfloat16.
+            value = _read_bfloat16(file, name)  # numpy has no bfloat16.
+            return value if rows is None else value[rows]
         with self._open(file) as handle:
-            return np.asarray(handle.get_tensor(name))
+            if rows is None:
+                return np.asarray(handle.get_tensor(name))
+            return np.asarray(handle.get_slice(name)[rows])  # Reads only those rows.
 
 
 def _read_bfloat16(file: str, name: str) -> np.ndarray:
@@ -178,8 +181,10 @@ class TorchBinReader:
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: tuple(t.shape) for name, t in self._tensors.items()}
 
-    def read(self, name: str) -> np.ndarray:
+    def read(self, name: str, rows: slice | None = None) -> np.ndarray:
         tensor = self._tensors[name]
+        if rows is not None:
+            tensor = tensor[rows]  # A view: mapped files read only those rows.
         if tensor.dtype in (self._torch.bfloat16, self._torch.float16):
             tensor = tensor.float()
         return tensor.numpy()

@@ -11,8 +11,9 @@ A source format declares:
 `load(reader, fmt, slots, num_layers)` first plans the whole load from names
 and shapes only, raises `CheckpointError` on any shape mismatch, extra layer or
 missing encoder weight (so a failed load leaves the model untouched), then
-reads and assigns one tensor at a time, so at most one source tensor is held in
-memory besides the model.
+reads and assigns one tensor at a time (big ones in blocks of rows, see
+`CHUNK_BYTES`), so at most one source tensor or block is held in memory besides
+the model.
 """
 
 from __future__ import annotations
@@ -55,13 +56,24 @@ class Format:
 
 
 class Reader(Protocol):
-    """What a format's reader offers: names with shapes, then tensors one by one."""
+    """What a format's reader offers: names with shapes, then tensors one by one.
+
+    `read(name, rows)` returns `tensor[rows]` (the first axis sliced), or the
+    whole tensor when `rows` is None, as a numpy array.
+    """
 
     path: str
 
     def shapes(self) -> dict[str, tuple[int, ...]]: ...
 
-    def read(self, name: str) -> np.ndarray: ...
+    def read(self, name: str, rows: slice | None = None) -> np.ndarray: ...
+
+
+# Tensors larger than this (word embeddings: 94 MB in BERT-base, 125 MB in
+# BERT-large) are read and assigned in row blocks of about this size, so the
+# load holds one small block besides the model instead of two or three copies
+# of the whole tensor (the read, its conversion, the assignment).
+CHUNK_BYTES = 16 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -144,24 +156,50 @@ def load(reader: Reader, fmt: Format, slots: dict[str, Slot], num_layers: int) -
     logging.info("Loading %d variables from %s.", len(steps), reader.path)
     for n, step in enumerate(steps, 1):
         slot = slots[step.slot]
-        try:
-            value = reader.read(step.source)
-        except CheckpointError:
-            raise
-        except Exception as e:  # Each reader library raises its own kinds.
-            raise CheckpointError(
-                f"{reader.path}: cannot read variable {step.source!r} (truncated or corrupt "
-                f"file?): {_first_line(e)}", report=report) from None
-        if step.transpose:
-            value = value.T
-        slot.variable.assign(np.reshape(value, slot.variable.shape).astype(
-            slot.variable.dtype.as_numpy_dtype, copy=False))
+        for rows in _row_blocks(tuple(shapes[step.source]), slot.variable):
+            try:
+                value = reader.read(step.source, rows)
+            except CheckpointError:
+                raise
+            except Exception as e:  # Each reader library raises its own kinds.
+                raise CheckpointError(
+                    f"{reader.path}: cannot read variable {step.source!r} (truncated or "
+                    f"corrupt file?): {_first_line(e)}", report=report) from None
+            _assign(slot.variable, value, rows, step.transpose)
+            del value
         report.matched[step.slot] = step.source
-        del value
         if n % 100 == 0:
             logging.info("  %d/%d variables loaded", n, len(steps))
     _log_report(report, unused_heads)
     return report
+
+
+def _row_blocks(source_shape: tuple[int, ...], variable) -> list[slice | None]:
+    """The source rows to read at a time: `[None]` (all at once) or blocks of rows.
+
+    Only 2-D tensors stored as the variable's shape (up to a transpose) are
+    split; the head-split kernels are small enough to go whole.
+    """
+    itemsize = variable.dtype.size
+    if (len(source_shape) != 2 or len(variable.shape) != 2
+            or int(np.prod(source_shape)) * itemsize <= CHUNK_BYTES):
+        return [None]
+    rows, row_elements = source_shape
+    per_block = max(1, CHUNK_BYTES // (row_elements * itemsize))
+    return [slice(start, min(start + per_block, rows)) for start in range(0, rows, per_block)]
+
+
+def _assign(variable, value: np.ndarray, rows: slice | None, transpose: bool) -> None:
+    """Writes `value` (source rows `rows`, or the whole source tensor) into `variable`."""
+    if transpose:
+        value = value.T
+    value = value.astype(variable.dtype.as_numpy_dtype, copy=False)
+    if rows is None:
+        variable.assign(np.reshape(value, variable.shape))
+    elif transpose:  # Source rows are the variable's columns.
+        variable[:, rows].assign(value)
+    else:
+        variable[rows].assign(value)
 
 
 def _sort_leftovers(fmt, by_canonical, claimed, shapes, num_layers, report) -> list[str]:
