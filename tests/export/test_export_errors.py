@@ -205,7 +205,8 @@ def test_verification_failure_aborts(tmp_path, checkpoints, cached_preprocess, m
                    f"--output_dir={out}", f"--default_seq_length={SEQ_LENGTH}",
                    "--noserving_jit_compile") == 1
     err = capsys.readouterr().err
-    assert "error: verification failed: encoder output 'pooled_output' differs" in err, err
+    # The first endpoint checked (the serving signature) names the wrong output.
+    assert "error: verification failed: serving_default output 'pooled_output' differs" in err, err
     assert leftovers(out) == []
 
 
