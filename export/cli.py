@@ -76,7 +76,7 @@ def run(main: Callable[[Sequence[str]], int | None]) -> None:
     Started as a console script (`bert-tf-export`), `__main__` is the script
     wrapper: its `--help` then shows `main`'s module docstring and flags.
     """
-    from absl import app, flags
+    from absl import flags
 
     quiet_tensorflow()
     module = sys.modules[main.__module__]
