@@ -48,7 +48,7 @@ class MaskedLMHead(tf_keras.layers.Layer):
             embedding_layer.hidden_size,
             kernel_initializer=layers.initializer(initializer_range), name="transform")
         self.layer_norm = layers.LayerNorm(
-            axis=-1, epsilon=layer_norm_eps, name="layer_norm")
+            epsilon=layer_norm_eps, name="layer_norm")
 
     def build(self, input_shape):
         hidden = self.embedding_layer.hidden_size

@@ -64,10 +64,15 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
     Call: `[..., hidden]` -> `[..., hidden]`.
     """
 
-    def __init__(self, axis=-1, **kwargs):
-        if axis not in (-1, [-1], (-1,)):
-            raise ValueError(f"LayerNorm normalizes the last axis only (axis=-1), got {axis!r}")
-        super().__init__(axis=-1, **kwargs)
+    def __init__(self, epsilon: float = 1e-3, **kwargs):
+        if "axis" in kwargs:
+            raise ValueError(f"LayerNorm normalizes the last axis only; got axis={kwargs['axis']!r}")
+        super().__init__(axis=-1, epsilon=epsilon, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["axis"]  # Always the last one.
+        return config
 
     def call(self, inputs):
         x = tf.cast(inputs, tf.float32)
@@ -105,7 +110,7 @@ class BertEmbeddings(tf_keras.layers.Layer):
         self.initializer_range = initializer_range
         self.initialize = initialize
         self.layer_norm = LayerNorm(
-            axis=-1, epsilon=layer_norm_eps, name="layer_norm")
+            epsilon=layer_norm_eps, name="layer_norm")
         self.dropout_layer = tf_keras.layers.Dropout(dropout, name="dropout")
 
     def build(self, input_shape):
@@ -218,7 +223,7 @@ class TransformerBlock(tf_keras.layers.Layer):
         self.attention_output_dropout = tf_keras.layers.Dropout(
             hidden_dropout, name="attention_output_dropout")
         self.attention_layer_norm = LayerNorm(
-            axis=-1, epsilon=layer_norm_eps, name="attention_layer_norm")
+            epsilon=layer_norm_eps, name="attention_layer_norm")
         self.intermediate = tf_keras.layers.Dense(
             intermediate_size, kernel_initializer=initializer(initializer_range, initialize),
             name="intermediate")
@@ -227,7 +232,7 @@ class TransformerBlock(tf_keras.layers.Layer):
             name="output")
         self.output_dropout = tf_keras.layers.Dropout(hidden_dropout, name="output_dropout")
         self.output_layer_norm = LayerNorm(
-            axis=-1, epsilon=layer_norm_eps, name="output_layer_norm")
+            epsilon=layer_norm_eps, name="output_layer_norm")
 
     def build(self, input_shape):
         hidden = [None, None, self.hidden_size]

@@ -186,3 +186,29 @@ def test_get_config_mirrors_init(cls, shared):
         heads.MaskedLMHead: build_mlm_model(encoder, CONFIG).get_layer("mlm"),
     }[cls]
     assert set(instance.get_config()) - base == own
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 8), (7, 8)])
+@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
+def test_layer_norm_matches_keras_and_round_trips(shape, policy):
+    """`layers.LayerNorm` (the fusable spelling) = Keras' `LayerNormalization`."""
+    tf_keras.mixed_precision.set_global_policy(policy)
+    try:
+        ours = layers.LayerNorm(epsilon=1e-12)
+        keras = tf_keras.layers.LayerNormalization(epsilon=1e-12)
+    finally:
+        tf_keras.mixed_precision.set_global_policy("float32")
+    x = tf.random.stateless_normal(shape, seed=[1, 2]) * 3.0 + 1.0
+    for layer in (ours, keras):
+        layer.build(shape)
+        layer.gamma.assign(tf.random.stateless_normal(shape[-1:], seed=[3, 4]))
+        layer.beta.assign(tf.random.stateless_normal(shape[-1:], seed=[5, 6]))
+    got, want = ours(x), keras(x)
+    assert got.dtype == want.dtype
+    tolerance = 1e-5 if policy == "float32" else 5e-2
+    np.testing.assert_allclose(np.asarray(got, np.float32), np.asarray(want, np.float32),
+                               atol=tolerance)
+    clone = layers.LayerNorm.from_config(ours.get_config())
+    assert clone.get_config() == ours.get_config()
+    with pytest.raises(ValueError, match="last axis only"):
+        layers.LayerNorm(axis=1)
