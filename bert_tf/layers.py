@@ -58,8 +58,8 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
     TensorFlow's CPU graph rewrite recognizes and replaces with one oneDNN
     layer-norm kernel (the Keras layer's `fused_batch_norm` form is not
     fused): ~1.7x faster on CPU at MiniLM's 32x128 tokens. Elsewhere (GPU,
-    XLA) they are plain ops. Statistics are computed in float32 under mixed
-    precision, as the Keras layer does.
+    XLA) they are plain ops. Half-precision inputs are normalized in float32,
+    as the Keras layer does.
 
     Call: `[..., hidden]` -> `[..., hidden]`.
     """
@@ -75,10 +75,16 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
         return config
 
     def call(self, inputs):
-        x = tf.cast(inputs, tf.float32)
+        # Half-precision inputs are normalized in float32, like the Keras layer does.
+        dtype = tf.float32 if self.compute_dtype in ("float16", "bfloat16") else self.compute_dtype
+        x = tf.cast(inputs, dtype)
         mean = tf.reduce_mean(x, axis=-1, keepdims=True)
         variance = tf.reduce_mean(tf.math.squared_difference(x, mean), axis=-1, keepdims=True)
-        outputs = (x - mean) * tf.math.rsqrt(variance + self.epsilon) * self.gamma + self.beta
+        outputs = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
+        if self.scale:
+            outputs = outputs * tf.cast(self.gamma, dtype)
+        if self.center:
+            outputs = outputs + tf.cast(self.beta, dtype)
         return tf.cast(outputs, self.compute_dtype)
 
 

@@ -12,7 +12,8 @@ on stderr, `error: <message>`, and a non-zero exit status, never a traceback:
 | anything else (a bug: the traceback is logged at `--verbosity=1`) | 2 |
 
 `--help` (and `--helpshort`, `--helpfull`) prints the usage guide and exits
-with status 0 (`run_app`; absl alone exits with 1).
+with status 0 (`run_app`; absl alone exits with 1); a bad flag prints one line,
+`error: ...`, and exits with status 1.
 """
 
 from __future__ import annotations
@@ -26,8 +27,6 @@ from typing import Callable, Sequence
 EXIT_ERROR = 1
 EXIT_BUG = 2
 EXIT_INTERRUPTED = 130
-HELP_FLAGS = frozenset(f"{dashes}{name}" for dashes in ("-", "--")
-                       for name in ("help", "helpshort", "helpfull", "helpxml", "h", "?"))
 
 
 def quiet_tensorflow() -> None:
@@ -89,24 +88,30 @@ def run(main: Callable[[Sequence[str]], int | None]) -> None:
     run_app(lambda argv: sys.exit(guarded(main, argv)))
 
 
-def asked_for_help(argv: Sequence[str]) -> bool:
-    """Whether the command line (before a `--`) has a help flag."""
-    args = list(argv[1:])
-    if "--" in args:
-        args = args[:args.index("--")]
-    return any(arg in HELP_FLAGS for arg in args)
+def parse_flags(argv: Sequence[str]) -> list[str]:
+    """absl flag parsing for our CLIs: `--help` exits 0, a bad flag is one line and exits 1.
 
-
-def run_app(main: Callable[[Sequence[str]], None], **kwargs) -> None:
-    """`absl.app.run(main, **kwargs)`, but `--help` exits with status 0 (help is not an error)."""
-    from absl import app
+    absl's help flags (`--help`, `--helpshort`, `--helpfull`, `--helpxml`, `-?`)
+    print the usage guide and exit from inside the parsing with status 1; here
+    that exit becomes 0 (help is not an error). A flag error (unknown flag,
+    bad value, failed validator) prints `error: <message>` and exits 1.
+    """
+    from absl import flags
 
     try:
-        app.run(main, **kwargs)
-    except SystemExit as exit_:
-        if exit_.code == EXIT_ERROR and asked_for_help(sys.argv):
-            sys.exit(0)
-        raise
+        return flags.FLAGS(list(argv))
+    except flags.Error as error:
+        print(f"error: {_first_line(error)} (see --help)", file=sys.stderr, flush=True)
+        sys.exit(EXIT_ERROR)
+    except SystemExit as exit_:  # Only the help flags exit from inside the parsing.
+        sys.exit(0 if exit_.code == EXIT_ERROR else exit_.code)
+
+
+def run_app(main: Callable[[Sequence[str]], None]) -> None:
+    """`absl.app.run(main)` with `parse_flags`: `--help` exits 0, flag errors are one line."""
+    from absl import app
+
+    app.run(main, flags_parser=parse_flags)
 
 
 def guarded(main: Callable[[Sequence[str]], int | None], argv: Sequence[str]) -> int:

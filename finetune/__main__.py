@@ -140,13 +140,6 @@ def main(argv: list[str]) -> None:
             print(f"accuracy {result.evaluations[-1]['accuracy']:.4f} at step {result.step}; classifier: {path}")
 
 
-def _parse_flags(argv: list[str]) -> list[str]:
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        _fail(str(e))
-
-
 def _main_with_errors(argv: list[str]) -> None:
     import tensorflow as tf
 
@@ -179,7 +172,7 @@ def _fail(message: str) -> None:
 
 def run() -> None:
     """Console-script entry point (`bert-tf-finetune`)."""
-    cli.run_app(_main_with_errors, flags_parser=_parse_flags)
+    cli.run_app(_main_with_errors)
 
 
 if __name__ == "__main__":

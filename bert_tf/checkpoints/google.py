@@ -75,8 +75,10 @@ class GoogleReader:
         return {name: tuple(shape)
                 for name, shape in self._reader.get_variable_to_shape_map().items()}
 
+    reads_rows = False  # A TF1 checkpoint is read a whole tensor at a time.
+
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
-        try:  # A TF1 checkpoint is read a whole tensor at a time.
+        try:
             value = self._reader.get_tensor(name)
             return value if rows is None else value[rows]
         except tf.errors.OpError as e:

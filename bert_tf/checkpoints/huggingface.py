@@ -115,30 +115,40 @@ class SafetensorsReader:
                 f"cannot read safetensors file {file} (truncated or corrupt?): "
                 f"{type(e).__name__}: {str(e).strip().splitlines()[0]}") from None
 
+    reads_rows = True
+
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return dict(self._shape)
 
     def read(self, name: str, rows: slice | None = None) -> np.ndarray:
         file = self._file_of[name]
         if self._dtype[name] == "BF16":
-            value = _read_bfloat16(file, name)  # numpy has no bfloat16.
-            return value if rows is None else value[rows]
+            return _read_bfloat16(file, name, rows)  # numpy has no bfloat16.
         with self._open(file) as handle:
             if rows is None:
                 return np.asarray(handle.get_tensor(name))
             return np.asarray(handle.get_slice(name)[rows])  # Reads only those rows.
 
 
-def _read_bfloat16(file: str, name: str) -> np.ndarray:
-    """One BF16 tensor of a safetensors file, as float32 (the format is documented:
-    an 8-byte little-endian header size, a JSON header, then the raw data)."""
+def _read_bfloat16(file: str, name: str, rows: slice | None = None) -> np.ndarray:
+    """One BF16 tensor of a safetensors file (or rows of it), as float32.
+
+    The format is documented: an 8-byte little-endian header size, a JSON
+    header, then the raw data, row-major.
+    """
     with open(file, "rb") as f:
         header_size = int.from_bytes(f.read(8), "little")
         entry = json.loads(f.read(header_size))[name]
         start, end = entry["data_offsets"]
+        shape = list(entry["shape"])
+        if rows is not None:
+            row_bytes = 2 * int(np.prod(shape[1:]))
+            first, stop, _ = rows.indices(shape[0])
+            start, end = start + first * row_bytes, start + max(stop, first) * row_bytes
+            shape[0] = max(stop, first) - first
         f.seek(8 + header_size + start)
         raw = np.frombuffer(f.read(end - start), dtype="<u2")
-    return (raw.astype(np.uint32) << 16).view(np.float32).reshape(entry["shape"])
+    return (raw.astype(np.uint32) << 16).view(np.float32).reshape(shape)
 
 
 class TorchBinReader:
@@ -177,6 +187,8 @@ class TorchBinReader:
                 isinstance(v, torch.Tensor) for v in state.values()):
             raise CheckpointError(f"{file}: expected a state dict of tensors")
         return state
+
+    reads_rows = True  # Slices of memory-mapped tensors.
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
         return {name: tuple(t.shape) for name, t in self._tensors.items()}

@@ -23,6 +23,7 @@ import re
 from typing import Callable, Iterable, Protocol
 
 import numpy as np
+import tensorflow as tf
 from absl import logging
 
 from bert_tf.checkpoints.report import LoadReport, Mismatch
@@ -59,10 +60,13 @@ class Reader(Protocol):
     """What a format's reader offers: names with shapes, then tensors one by one.
 
     `read(name, rows)` returns `tensor[rows]` (the first axis sliced), or the
-    whole tensor when `rows` is None, as a numpy array.
+    whole tensor when `rows` is None, as a numpy array; `reads_rows` says whether
+    it reads only those rows from the file (otherwise big tensors are read once
+    and assigned in blocks from memory).
     """
 
     path: str
+    reads_rows: bool
 
     def shapes(self) -> dict[str, tuple[int, ...]]: ...
 
@@ -156,17 +160,15 @@ def load(reader: Reader, fmt: Format, slots: dict[str, Slot], num_layers: int) -
     logging.info("Loading %d variables from %s.", len(steps), reader.path)
     for n, step in enumerate(steps, 1):
         slot = slots[step.slot]
-        for rows in _row_blocks(tuple(shapes[step.source]), slot.variable):
-            try:
-                value = reader.read(step.source, rows)
-            except CheckpointError:
-                raise
-            except Exception as e:  # Each reader library raises its own kinds.
-                raise CheckpointError(
-                    f"{reader.path}: cannot read variable {step.source!r} (truncated or "
-                    f"corrupt file?): {_first_line(e)}", report=report) from None
+        blocks = _row_blocks(tuple(shapes[step.source]), slot.variable, step.transpose)
+        whole = None
+        if blocks != [None] and not reader.reads_rows:
+            whole = _read(reader, step.source, None, report)
+        for rows in blocks:
+            value = whole[rows] if whole is not None else _read(reader, step.source, rows, report)
             _assign(slot.variable, value, rows, step.transpose)
             del value
+        del whole
         report.matched[step.slot] = step.source
         if n % 100 == 0:
             logging.info("  %d/%d variables loaded", n, len(steps))
@@ -174,32 +176,44 @@ def load(reader: Reader, fmt: Format, slots: dict[str, Slot], num_layers: int) -
     return report
 
 
-def _row_blocks(source_shape: tuple[int, ...], variable) -> list[slice | None]:
-    """The source rows to read at a time: `[None]` (all at once) or blocks of rows.
+def _read(reader: Reader, name: str, rows: slice | None, report: LoadReport) -> np.ndarray:
+    try:
+        return reader.read(name, rows)
+    except CheckpointError:
+        raise
+    except Exception as e:  # Each reader library raises its own kinds.
+        raise CheckpointError(
+            f"{reader.path}: cannot read variable {name!r} (truncated or corrupt file?): "
+            f"{_first_line(e)}", report=report) from None
 
-    Only 2-D tensors stored as the variable's shape (up to a transpose) are
-    split; the head-split kernels are small enough to go whole.
+
+def _row_blocks(source_shape: tuple[int, ...], variable, transpose: bool) -> list[slice | None]:
+    """The source rows to assign at a time: `[None]` (all at once) or blocks of rows.
+
+    Only big 2-D tensors stored as the variable's shape are split (word and
+    position embeddings, in practice); transposed and head-split kernels go whole.
     """
-    itemsize = variable.dtype.size
-    if (len(source_shape) != 2 or len(variable.shape) != 2
-            or int(np.prod(source_shape)) * itemsize <= CHUNK_BYTES):
+    if (transpose or len(source_shape) != 2 or tuple(variable.shape) != source_shape
+            or int(np.prod(source_shape)) * variable.dtype.size <= CHUNK_BYTES):
         return [None]
     rows, row_elements = source_shape
-    per_block = max(1, CHUNK_BYTES // (row_elements * itemsize))
+    per_block = max(1, CHUNK_BYTES // (row_elements * variable.dtype.size))
     return [slice(start, min(start + per_block, rows)) for start in range(0, rows, per_block)]
 
 
 def _assign(variable, value: np.ndarray, rows: slice | None, transpose: bool) -> None:
-    """Writes `value` (source rows `rows`, or the whole source tensor) into `variable`."""
+    """Writes `value` (source rows `rows`, or the whole source tensor) into `variable`.
+
+    Blocks go through `scatter_update`, which every kind of variable supports:
+    plain, mixed-precision (`AutoCastVariable`) and distributed (every replica).
+    """
     if transpose:
         value = value.T
     value = value.astype(variable.dtype.as_numpy_dtype, copy=False)
     if rows is None:
         variable.assign(np.reshape(value, variable.shape))
-    elif transpose:  # Source rows are the variable's columns.
-        variable[:, rows].assign(value)
     else:
-        variable[rows].assign(value)
+        variable.scatter_update(tf.IndexedSlices(value, tf.range(rows.start, rows.stop)))
 
 
 def _sort_leftovers(fmt, by_canonical, claimed, shapes, num_layers, report) -> list[str]:

@@ -1,12 +1,15 @@
 """Checkpoint files, formats, the load report, and every loading error."""
 
+import json
 import pathlib
 import shutil
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
 import checkpoint_factory as factory
 from bert_tf import BertConfig, CheckpointError, build_encoder, build_mlm_model, find_checkpoint
@@ -329,3 +332,57 @@ def test_safetensors_reader_keeps_no_file_mapped(hf_checkpoint):
     maps = pathlib.Path("/proc/self/maps")
     if maps.exists():
         assert path not in maps.read_text()
+
+
+# --- big tensors in row blocks -----------------------------------------------------------
+
+def _checkpoint_copy(tmp_path, source, kind):
+    """The tiny HF checkpoint as `kind`: safetensors, BF16 safetensors or a .bin file."""
+    import safetensors.torch
+    import torch
+
+    folder = tmp_path / kind
+    shutil.copytree(source.folder, folder)
+    tensors = safetensors.torch.load_file(folder / "model.safetensors")
+    if kind == "bf16":
+        safetensors.torch.save_file({k: v.to(torch.bfloat16) for k, v in tensors.items()},
+                                    folder / "model.safetensors")
+    elif kind == "bin":
+        (folder / "model.safetensors").unlink()
+        torch.save(tensors, folder / "pytorch_model.bin")
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["google", "safetensors", "bf16", "bin"])
+@pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
+def test_row_blocks_load_the_same_weights(tmp_path, monkeypatch, google_checkpoint, hf_checkpoint,
+                                          kind, policy):
+    """Tensors over `CHUNK_BYTES` go in blocks of rows, for every reader and variable kind."""
+    from bert_tf.checkpoints import tables
+
+    folder = (google_checkpoint.folder if kind == "google"
+              else _checkpoint_copy(tmp_path, hf_checkpoint, kind))
+    whole, _ = tiny_encoder()
+    load_checkpoint(folder, whole)
+    monkeypatch.setattr(tables, "CHUNK_BYTES", 1024)  # The embeddings: blocks of 8 rows.
+    assert len(tables._row_blocks(tuple(whole.embeddings.word_embeddings.shape),
+                                  whole.embeddings.word_embeddings, False)) > 1
+    tf_keras.mixed_precision.set_global_policy(policy)
+    try:
+        blocks, _ = tiny_encoder()
+    finally:
+        tf_keras.mixed_precision.set_global_policy("float32")
+    load_checkpoint(folder, blocks)
+    for want, got in zip(whole.weights, blocks.weights):
+        np.testing.assert_array_equal(np.asarray(got), want.numpy(), err_msg=want.name)
+
+
+def test_row_blocks_fill_every_replica(hf_checkpoint):
+    """Under MirroredStrategy (two logical CPUs, a fresh process) every replica gets every row."""
+    script = pathlib.Path(__file__).with_name("row_blocks_run.py")
+    result = subprocess.run([sys.executable, str(script), str(hf_checkpoint.folder)],
+                            capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["replicas"] == 2
+    assert report["diffs"] and max(report["diffs"].values()) == 0.0, report["diffs"]

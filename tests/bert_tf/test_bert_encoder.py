@@ -189,24 +189,28 @@ def test_get_config_mirrors_init(cls, shared):
 
 
 @pytest.mark.parametrize("shape", [(3, 5, 8), (7, 8)])
-@pytest.mark.parametrize("policy", ["float32", "mixed_bfloat16"])
-def test_layer_norm_matches_keras_and_round_trips(shape, policy):
+@pytest.mark.parametrize("policy,tolerance", [
+    ("float32", 1e-5), ("float64", 1e-12), ("mixed_float16", 1e-2), ("mixed_bfloat16", 5e-2),
+    ("float16", 1e-2)])
+@pytest.mark.parametrize("center,scale", [(True, True), (False, True), (True, False)])
+def test_layer_norm_matches_keras_and_round_trips(shape, policy, tolerance, center, scale):
     """`layers.LayerNorm` (the fusable spelling) = Keras' `LayerNormalization`."""
     tf_keras.mixed_precision.set_global_policy(policy)
     try:
-        ours = layers.LayerNorm(epsilon=1e-12)
-        keras = tf_keras.layers.LayerNormalization(epsilon=1e-12)
+        ours = layers.LayerNorm(epsilon=1e-6, center=center, scale=scale)
+        keras = tf_keras.layers.LayerNormalization(epsilon=1e-6, center=center, scale=scale)
     finally:
         tf_keras.mixed_precision.set_global_policy("float32")
     x = tf.random.stateless_normal(shape, seed=[1, 2]) * 3.0 + 1.0
     for layer in (ours, keras):
         layer.build(shape)
-        layer.gamma.assign(tf.random.stateless_normal(shape[-1:], seed=[3, 4]))
-        layer.beta.assign(tf.random.stateless_normal(shape[-1:], seed=[5, 6]))
+        for weight, seed in ((layer.gamma, [3, 4]), (layer.beta, [5, 6])):
+            if weight is not None:
+                weight.assign(tf.cast(tf.random.stateless_normal(shape[-1:], seed=seed),
+                                      weight.dtype))
     got, want = ours(x), keras(x)
     assert got.dtype == want.dtype
-    tolerance = 1e-5 if policy == "float32" else 5e-2
-    np.testing.assert_allclose(np.asarray(got, np.float32), np.asarray(want, np.float32),
+    np.testing.assert_allclose(np.asarray(got, np.float64), np.asarray(want, np.float64),
                                atol=tolerance)
     clone = layers.LayerNorm.from_config(ours.get_config())
     assert clone.get_config() == ours.get_config()

@@ -26,8 +26,16 @@ def test_help_exits_with_status_0(module, expected, flag):
     assert expected in result.stdout
 
 
-def test_unknown_flag_still_fails():
-    result = subprocess.run([sys.executable, "-m", "export.inspect", "--no_such_flag"], cwd=REPO,
+@pytest.mark.parametrize("args,message", [
+    (["--no_such_flag"], "error: Unknown command line flag 'no_such_flag' (see --help)"),
+    (["-h"], "error: Unknown command line flag 'h' (see --help)"),  # absl has no -h
+    (["--batch_size=0"], "error: flag --batch_size=0: 0 is not a positive integer (see --help)"),
+    # `-h` as a flag's value: the command runs and fails; that failure is kept.
+    (["--export_dir", "-h"], "error: missing --input and --output (see --help)"),
+])
+def test_errors_are_not_turned_into_help(args, message):
+    result = subprocess.run([sys.executable, "-m", "export.embed", *args], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
+    assert message in result.stderr
