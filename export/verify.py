@@ -46,8 +46,8 @@ SPECIAL_TOKENS = {"start_of_sequence_id": "[CLS]", "end_of_segment_id": "[SEP]",
                   "padding_id": "[PAD]", "mask_id": "[MASK]"}
 NUM_MLM_PREDICTIONS = 3
 # Padding columns kept after the longest probe text when the encoder runs, so
-# that masking is exercised while activations stay small (BERT-large at
-# seq_length 128 would hold ~200 MB of them at the export's memory peak).
+# that masking is exercised while activations stay small (at seq_length 128,
+# BERT-large's export peaks ~70 MB higher).
 NUM_PADDING_COLUMNS = 3
 
 
