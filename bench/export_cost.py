@@ -76,7 +76,7 @@ def main(argv) -> None:
         for name in _MODELS.value:
             checkpoint = models.random_checkpoint(name)
             size = models.checkpoint_bytes(checkpoint)
-            args = ["-m", "export", f"--checkpoint={checkpoint}",
+            args = ["-m", "bert_tf.cli.export", f"--checkpoint={checkpoint}",
                     f"--output_dir={os.path.join(workdir, name)}", "--overwrite"]
             for _ in range(_WARMUP.value):
                 run_child(args)

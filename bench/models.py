@@ -100,7 +100,7 @@ def _newest_source_mtime() -> float:
 
 def export_dir(name: str) -> pathlib.Path:
     """An export of checkpoint `name` made by the current code (cached)."""
-    from export import pair
+    from bert_tf.export import pair
 
     out = harness.CACHE_DIR / "exports" / name
     stamp = out / "encoder" / "saved_model.pb"

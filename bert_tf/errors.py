@@ -25,3 +25,11 @@ class CheckpointError(BertTfError):
     def __init__(self, message: str, *, report=None):
         super().__init__(message)
         self.report = report
+
+
+class CheckpointMismatchError(CheckpointError):
+    """A checkpoint reads, but its variables do not fit the config (shapes, layers, heads)."""
+
+
+class OutputError(BertTfError):
+    """An output (folder or file) cannot be written; nothing was left in its place."""

@@ -35,7 +35,7 @@ from typing import Any
 from bert_tf.config import BertConfig
 from bert_tf.errors import ConfigError
 
-_PACKAGE = "configs"
+_PACKAGE = "bert_tf.configs"
 _TOKENIZER_KEYS = ("do_lower_case", "strip_accents", "tokenize_chinese_chars")
 _FORMATS = ("google", "huggingface")
 

@@ -1,13 +1,21 @@
-"""bert-tf's export: a checkpoint -> the paired TF Hub SavedModels (encoder + preprocess).
+"""Checkpoint -> export folder: the paired TF Hub SavedModels (encoder + preprocess) + model card.
 
-- `export.pair.export_pair(checkpoint, output_dir, ...)`: build, load, verify, write atomically;
-- `export.saved_encoder`: the `encoder/` SavedModel (hub.KerasLayer, signatures, `mlm`);
-- `export.sources`: format, config, vocab and tokenizer-settings detection;
-- `export.verify`: the reload check run before an export is renamed into place;
-- `export.atomic`: write a folder beside its destination, then rename it;
-- `export.model_card`: the export's README.md and metadata;
-- CLIs: `python -m export` (`bert-tf-export`), `export.inspect` (`bert-tf-inspect`),
-  `export.fill_mask` (`bert-tf-fill-mask`), `export.demo`.
+- `export_pair(checkpoint, output_dir, options)`: build, load, verify, write
+  atomically (`bert_tf.export.pair`; options in `bert_tf.export.options`);
+- `bert_tf.export.sources`: format, config, vocab and tokenizer-settings detection;
+- `bert_tf.export.saved_encoder`: the `encoder/` SavedModel (hub.KerasLayer, signatures, `mlm`);
+- `bert_tf.export.verify`: the reload check run before an export is renamed into place;
+- `bert_tf.export.model_card`: the export's README.md;
+- readers of an export: `bert_tf.export.inspection` (`bert-tf-inspect`),
+  `bert_tf.export.fill_mask` (`bert-tf-fill-mask`), `bert_tf.export.demo`.
 
-Importing this package does not import TensorFlow (so `--help` is instant).
+The folder's names and layout are `bert_tf.interface` (docs/interface.md).
+Importing this package does not import TensorFlow; its attributes load on first use.
 """
+
+from bert_tf import lazy
+
+__getattr__, __dir__ = lazy.exports(__name__, {
+    "export_pair": "bert_tf.export.pair", "ExportResult": "bert_tf.export.pair",
+    "ExportOptions": "bert_tf.export.options", "ExportError": "bert_tf.export.errors",
+})

@@ -5,9 +5,8 @@ Loads `EXPORT_DIR/preprocess` and `EXPORT_DIR/encoder` with `hub.KerasLayer`
 mean-pooling `sequence_output` over the real tokens (as sentence-transformers
 does for all-MiniLM-L6-v2), and prints each pair's cosine similarity as a table.
 
-Example (what `make demo` runs after exporting the bundled MiniLM):
-
-  python -m export.demo --export_dir=exports/all-MiniLM-L6-v2
+`bert-tf-demo --export_dir=DIR` prints the table (what `make demo` runs after
+exporting the bundled MiniLM).
 """
 
 from __future__ import annotations
@@ -15,9 +14,7 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-from absl import app, flags
-
-from export import cli
+from bert_tf import interface
 
 PAIRS = (
     ("A man is playing a guitar.", "Someone is playing an instrument."),
@@ -26,9 +23,6 @@ PAIRS = (
     ("The stock market fell sharply today.", "Bananas are rich in potassium."),
 )
 
-# allow_override: `export.embed` and `finetune` have an --export_dir flag too.
-flags.DEFINE_string("export_dir", None, "The export folder (holding encoder/ and preprocess/).",
-                    allow_override=True)
 
 
 def embedding_model(export_dir: str):
@@ -43,12 +37,13 @@ def embedding_model(export_dir: str):
         warnings.simplefilter("ignore")
         import tensorflow_hub as hub
 
-    preprocess = hub.KerasLayer(os.path.join(export_dir, "preprocess"), name="preprocess")
-    encoder = hub.KerasLayer(os.path.join(export_dir, "encoder"), name="encoder")
+    layout = interface.check_export_dir(export_dir)
+    preprocess = hub.KerasLayer(os.fspath(layout.preprocess_dir), name="preprocess")
+    encoder = hub.KerasLayer(os.fspath(layout.encoder_dir), name="encoder")
     text = tf_keras.Input(shape=(), dtype=tf.string, name="text")
     inputs = preprocess(text)
-    sequence = encoder(inputs)["sequence_output"]
-    mask = tf.cast(inputs["input_mask"], sequence.dtype)[:, :, None]
+    sequence = encoder(inputs)[interface.SEQUENCE_OUTPUT]
+    mask = tf.cast(inputs[interface.INPUT_MASK], sequence.dtype)[:, :, None]
     mean = tf.reduce_sum(sequence * mask, axis=1) / tf.maximum(tf.reduce_sum(mask, axis=1), 1.0)
     return tf_keras.Model(text, tf.math.l2_normalize(mean, axis=-1), name="sentence_embedding")
 
@@ -74,26 +69,3 @@ def format_table(pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> s
               for (a, b), s in zip(pairs, scores)]
     lines.append(rule)
     return "\n".join(lines)
-
-
-def main(argv) -> int:
-    if len(argv) > 1:
-        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    export_dir = flags.FLAGS.export_dir
-    if not export_dir:
-        raise app.UsageError("missing --export_dir (see --help)")
-    from export.inspect import check_export_dir
-
-    check_export_dir(export_dir)
-    print(f"Sentence similarity with {export_dir} (hub.KerasLayer, mean pooling, cosine):")
-    print(format_table(PAIRS, similarities(export_dir)))
-    return 0
-
-
-def run() -> None:
-    """Runs the demo (`python -m export.demo`)."""
-    cli.run(main)
-
-
-if __name__ == "__main__":
-    run()

@@ -1,4 +1,4 @@
-r"""bert-tf-fill-mask: predict the `[MASK]` words of a text with an exported masked-LM head.
+r"""Predict the `[MASK]` words of a text with an exported masked-LM head (`bert-tf-fill-mask`).
 
 Needs an export made with `--with_mlm` (it calls `encoder.mlm`). Each literal
 `[MASK]` in the text becomes the mask token; the rest is tokenized by the
@@ -10,7 +10,7 @@ Examples:
   bert-tf-fill-mask exports/bert "Hello I'm a [MASK] model."
   bert-tf-fill-mask exports/bert "Paris is the [MASK] of [MASK]." --top_k=3
 
-As a library: `fill_mask(export_dir, text, top_k=5)` -> per mask, a list of
+`fill_mask(export_dir, text, top_k=5)` -> per mask, a list of
 `(token, probability)` from most to least likely.
 """
 
@@ -18,19 +18,14 @@ from __future__ import annotations
 
 import os
 
-from absl import app, flags
+from bert_tf import interface
+from bert_tf.interface import ExportDirError
 
-from export import cli
-from export.errors import ExportedModelError
-
-MASK = "[MASK]"
-
-flags.DEFINE_integer("top_k", 5, "How many predictions to show per [MASK].", lower_bound=1,
-                     allow_override=True)
+MASK = interface.SPECIAL_TOKENS["mask_id"]
 
 
 def _vocab_tokens(preprocess) -> list[str]:
-    from preprocess import load_vocab
+    from bert_tf.preprocess import load_vocab
 
     return load_vocab(preprocess.tokenize.vocab_file.asset_path.numpy().decode())
 
@@ -42,18 +37,17 @@ class MaskFiller:
         import tensorflow as tf
         import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 
-        from export.inspect import check_export_dir
-
-        path = check_export_dir(export_dir)
-        self._encoder = tf.saved_model.load(os.fspath(path / "encoder"))
-        if not hasattr(self._encoder, "mlm"):
-            raise ExportedModelError(
+        layout = interface.check_export_dir(export_dir)
+        path = layout.root
+        self._encoder = tf.saved_model.load(os.fspath(layout.encoder_dir))
+        if not hasattr(self._encoder, interface.MLM_ENDPOINT):
+            raise ExportDirError(
                 f"{path}: the encoder has no masked-LM head (mlm): re-export with --with_mlm")
-        self._preprocess = tf.saved_model.load(os.fspath(path / "preprocess"))
+        self._preprocess = tf.saved_model.load(os.fspath(layout.preprocess_dir))
         special = self._preprocess.tokenize.get_special_tokens_dict()
         self._special = {k: int(v) for k, v in special.items()}
         if self._special["mask_id"] < 0:
-            raise ExportedModelError(f"{path}: the vocab has no {MASK} token")
+            raise ExportDirError(f"{path}: the vocab has no {MASK} token")
         self._vocab = _vocab_tokens(self._preprocess)
 
     def _ids(self, text: str) -> tuple[list[int], list[int]]:
@@ -61,7 +55,7 @@ class MaskFiller:
 
         pieces = text.split(MASK)
         if len(pieces) == 1:
-            raise ExportedModelError(f"the text has no {MASK}: {text!r}")
+            raise ExportDirError(f"the text has no {MASK}: {text!r}")
         tokens = self._preprocess.tokenize(tf.constant(pieces))
         ids, positions = [self._special["start_of_sequence_id"]], []
         for index, piece_ids in enumerate(tokens.merge_dims(1, 2).to_list()):
@@ -92,7 +86,7 @@ def fill_mask(export_dir: os.PathLike | str, text: str,
     """Per `[MASK]` in `text`, the `top_k` most likely tokens with their probabilities.
 
     Raises:
-        ExportedModelError: not an export, no `mlm` (export without
+        ExportDirError: not an export, no `mlm` (export without
             `--with_mlm`), or no `[MASK]` in `text`.
     """
     return MaskFiller(export_dir)(text, top_k)
@@ -108,25 +102,3 @@ def format_predictions(text: str, predictions: list[list[tuple[str, float]]]) ->
         lines.append(f"[MASK] {index}:")
         lines += [f"  {prob:6.1%}  {token}" for token, prob in options]
     return "\n".join(lines)
-
-
-def main(argv) -> int:
-    if len(argv) != 3:
-        raise app.UsageError('usage: bert-tf-fill-mask EXPORT_DIR "text with [MASK]"')
-    _, export_dir, text = argv
-    if MASK not in text:
-        raise ExportedModelError(f"the text has no {MASK}: {text!r}")
-    from export.inspect import check_export_dir
-
-    check_export_dir(export_dir)
-    print(format_predictions(text, fill_mask(export_dir, text, flags.FLAGS.top_k)))
-    return 0
-
-
-def run() -> None:
-    """The `bert-tf-fill-mask` console script."""
-    cli.run(main)
-
-
-if __name__ == "__main__":
-    run()

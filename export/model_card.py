@@ -1,7 +1,9 @@
 """The export's `README.md`: a model card in the style of a TF Hub model page.
 
-It is rendered from the export's metadata (`encoder/assets.extra/bert_tf_export.json`,
-written by `export.pair`), so the card and `bert-tf-inspect` always agree.
+It is rendered from the export's `bert_tf.interface.ExportMetadata` (written
+into the folder by `bert_tf.export.pair`), so the card and `bert-tf-inspect`
+always agree. The interface it summarizes is specified in bert-tf's
+docs/interface.md.
 Sections: TF Hub metadata lines, overview, source checkpoint (with checksums),
 architecture, inputs and outputs, a single-segment and a multi-segment (NLI)
 usage example with the export's real paths, tokenizer settings, and the parity
@@ -10,32 +12,11 @@ figures measured when the export was verified.
 
 from __future__ import annotations
 
-import json
 import os
 import pathlib
 from typing import Any, Mapping
 
-METADATA_FILE = "bert_tf_export.json"
-
-
-def metadata_path(export_dir: os.PathLike | str) -> pathlib.Path:
-    """Where an export keeps its metadata: beside the encoder SavedModel, as TF Serving allows."""
-    return pathlib.Path(export_dir) / "encoder" / "assets.extra" / METADATA_FILE
-
-
-def write_metadata(export_dir: os.PathLike | str, metadata: Mapping[str, Any]) -> None:
-    path = metadata_path(export_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def read_metadata(export_dir: os.PathLike | str) -> dict[str, Any] | None:
-    """The export's metadata, or None for an export not written by bert-tf."""
-    path = metadata_path(export_dir)
-    if not path.is_file():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
+from bert_tf import interface
 
 def _architecture(config: Mapping[str, Any]) -> str:
     rows = [("layers (`num_layers`)", config["num_layers"]),
@@ -52,46 +33,47 @@ def _architecture(config: Mapping[str, Any]) -> str:
     return "\n".join(["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows])
 
 
-def _figures(verification: Mapping[str, Any]) -> str:
+def _figures(verification: interface.VerificationInfo) -> str:
     lines = ["| endpoint | max abs diff |", "| --- | --- |"]
-    for endpoint, diff in sorted(verification["max_abs_diff"].items()):
+    for endpoint, diff in sorted(verification.max_abs_diff.items()):
         lines.append(f"| `{endpoint}` | {diff:.2e} |")
     return "\n".join(lines)
 
 
-def render_model_card(metadata: Mapping[str, Any], export_dir: os.PathLike | str) -> str:
+def render_model_card(metadata: interface.ExportMetadata, export_dir: os.PathLike | str) -> str:
     """The card's markdown text.
 
     Args:
-        metadata: the export's metadata (see `export.pair`).
+        metadata: the export's metadata.
         export_dir: the export's final location, used in the usage examples.
     """
     export_dir = pathlib.Path(export_dir).absolute()
-    encoder_dir, preprocess_dir = export_dir / "encoder", export_dir / "preprocess"
-    config = metadata["config"]
-    source = metadata["source"]
-    tokenizer = metadata["tokenizer"]
-    special = metadata["special_tokens"]
-    verification = metadata["verification"]
-    seq_length = metadata["default_seq_length"]
+    layout = interface.ExportLayout(export_dir)
+    encoder_dir, preprocess_dir = layout.encoder_dir, layout.preprocess_dir
+    config = metadata.config
+    source = metadata.source
+    tokenizer = metadata.tokenizer
+    special = metadata.special_tokens
+    verification = metadata.verification
+    seq_length = metadata.default_seq_length
     checksums = "\n".join(f"- `{name}`: sha256 `{digest}`"
-                          for name, digest in sorted(source["sha256"].items()))
-    xla = "XLA-compiled" if metadata["serving_jit_compile"] else "not XLA-compiled"
+                          for name, digest in sorted(source.sha256.items()))
+    xla = "XLA-compiled" if metadata.serving_jit_compile else "not XLA-compiled"
     mlm = ""
-    if metadata["with_mlm"]:
+    if metadata.with_mlm:
         mlm = f"""
 With the masked-LM head (`encoder.mlm`): the same dict plus `masked_lm_positions`
 int32 `[batch, num_predictions]` in; the encoder outputs plus `mlm_logits`
 `[batch, num_predictions, {config['vocab_size']}]` out. Try it:
 `bert-tf-fill-mask {export_dir} "Paris is the [MASK] of France."`
 """
-    preset = (f"\n\nIts architecture is the preset `{source['preset']}`: "
-              f"{source['preset_description']}" if source.get("preset") else "")
-    return f"""# {metadata['name']}
+    preset = (f"\n\nIts architecture is the preset `{source.preset}`: "
+              f"{source.preset_description}" if source.preset else "")
+    return f"""# {metadata.name}
 
 <!-- network-architecture: transformer -->
 <!-- network-architecture: bert -->
-<!-- language: {source.get('language') or 'und'} -->
+<!-- language: {source.language or 'und'} -->
 <!-- fine-tunable: true -->
 <!-- format: saved_model_2 -->
 <!-- task: text-embedding -->
@@ -100,20 +82,21 @@ int32 `[batch, num_predictions]` in; the encoder outputs plus `mlm_logits`
 ## Overview
 
 A BERT encoder with {config['num_layers']} layers, hidden size {config['hidden_size']} and \
-{config['num_heads']} attention heads, exported by bert-tf {metadata['bert_tf_version']} as a pair
+{config['num_heads']} attention heads, exported by bert-tf {metadata.bert_tf_version} as a pair
 of TF2 SavedModels: `encoder/` (token ids to pooled, sequence and per-layer outputs)
 and `preprocess/` (strings to token ids, tf-text ops, vocab as an asset).
 Both load with `hub.load` / `hub.KerasLayer` (tf_keras) and with Keras 3's
-`keras.layers.TFSMLayer(path, call_endpoint="serving_default")`.{preset}
+`keras.layers.TFSMLayer(path, call_endpoint="serving_default")`. The full
+interface is specified in bert-tf's `docs/interface.md`.{preset}
 
 ## Source checkpoint
 
-- checkpoint: `{source['checkpoint']}` ({source['format']} format)
-- config: {source['config_source']}
-- vocab: `{source['vocab_file']}`
+- checkpoint: `{source.checkpoint}` ({source.format} format)
+- config: {source.config_source}
+- vocab: `{source.vocab_file}`
 {checksums}
 
-Weights loaded: {metadata['load_report']}
+Weights loaded: {metadata.load_report}
 
 ## Architecture
 
@@ -175,35 +158,35 @@ model = tf_keras.Model([premise, hypothesis], logits)
 
 ## Tokenizer settings
 
-- do_lower_case: {tokenizer['do_lower_case']}
-- strip_accents: {tokenizer['strip_accents']}
-- tokenize_chinese_chars: {tokenizer['tokenize_chinese_chars']}
-- chosen from: {tokenizer['source']}
+- do_lower_case: {tokenizer.do_lower_case}
+- strip_accents: {tokenizer.strip_accents}
+- tokenize_chinese_chars: {tokenizer.tokenize_chinese_chars}
+- chosen from: {tokenizer.source}
 - vocab size {special['vocab_size']}; `[CLS]` = {special['start_of_sequence_id']},
   `[SEP]` = {special['end_of_segment_id']}, `[PAD]` = {special['padding_id']},
   `[MASK]` = {special['mask_id']}
 
 ## Verification at export
 
-Both SavedModels were loaded back and {verification['texts']} texts (single sentences
-and sentence pairs, packed to `seq_length` {verification['seq_length']}) ran through the
+Both SavedModels were loaded back and {verification.texts} texts (single sentences
+and sentence pairs, packed to `seq_length` {verification.seq_length}) ran through the
 loaded `preprocess` then the loaded `encoder` (at `seq_length`
-{verification.get('encoder_seq_length', verification['seq_length'])}: the longest text and a few
+{verification.encoder_seq_length}: the longest text and a few
 padding positions). The ids equal the in-memory preprocessing's;
 the largest absolute difference of any output to the in-memory Keras model:
 
 {_figures(verification)}
 
-(The largest output magnitude is {verification.get('max_abs_output', float('nan')):.3g}.)
+(The largest output magnitude is {verification.max_abs_output:.3g}.)
 
 The serving signatures are {xla}.
-Export took {metadata['export_seconds']:.1f} s.
+Export took {metadata.export_seconds:.1f} s.
 """
 
 
-def write_model_card(export_dir: os.PathLike | str, metadata: Mapping[str, Any],
+def write_model_card(export_dir: os.PathLike | str, metadata: interface.ExportMetadata,
                      final_dir: os.PathLike | str) -> pathlib.Path:
     """Writes `export_dir/README.md` (paths in it name `final_dir`); returns its path."""
-    path = pathlib.Path(export_dir) / "README.md"
+    path = interface.ExportLayout(pathlib.Path(export_dir)).model_card
     path.write_text(render_model_card(metadata, final_dir), encoding="utf-8")
     return path

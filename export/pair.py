@@ -3,7 +3,7 @@
 The steps, each logged with its timing:
 
 1. resolve the checkpoint's format, config, vocab and tokenizer settings
-   (`export.sources`; every detected choice is logged with its reason), and
+   (`bert_tf.export.sources`; every detected choice is logged with its reason), and
    check the vocab size against the config;
 2. build the encoder without its random initialization (the checkpoint fills
    every weight; and the masked-LM model with `with_mlm`) and load every
@@ -12,8 +12,8 @@ The steps, each logged with its timing:
 4. run the verification texts through the in-memory models;
 5. in a temporary folder beside `output_dir`: save `encoder/` and
    `preprocess/`, drop the in-memory models, load both SavedModels back and
-   check them (`export.verify`), write the metadata and `README.md`;
-6. rename the folder into place (`export.atomic`). On any error or Ctrl-C
+   check them (`bert_tf.export.verify`), write the metadata and `README.md`;
+6. rename the folder into place (`bert_tf.atomic`). On any error or Ctrl-C
    nothing is left at `output_dir` (an existing export there is kept) and the
    temporary folder is removed.
 
@@ -28,27 +28,26 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
-import json
 import os
 import pathlib
-import re
 import time
 from typing import Any, Iterator
 
 import tensorflow as tf
 from absl import logging
 
-from bert_tf.checkpoints import CheckpointFiles, load_checkpoint
+from bert_tf.checkpoints import load_checkpoint
 from bert_tf.config import BertConfig
 from bert_tf.encoder import build_encoder
-from bert_tf.errors import BertTfError, CheckpointError
+from bert_tf.errors import BertTfError, CheckpointError, CheckpointMismatchError
 from bert_tf.heads import build_mlm_model
-from export import atomic, model_card, saved_encoder, verify
-from export.errors import ExportError
-from export.sources import ExportSources, resolve_sources
-from preprocess import TokenizerSettings, build_preprocess_model, load_vocab
-
-BERT_TF_VERSION = "0.1.0"
+from bert_tf import atomic, interface
+from bert_tf.export import model_card, saved_encoder, verify
+from bert_tf.export.errors import ExportError
+from bert_tf.export.options import ExportOptions
+from bert_tf.export.sources import ExportSources, resolve_sources
+from bert_tf.preprocess import TokenizerSettings, build_preprocess_model, load_vocab
+from bert_tf.version import __version__
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,24 +59,24 @@ class ExportResult:
         config: the encoder's architecture.
         settings: the tokenizer settings of `preprocess/`.
         metadata: everything the model card shows, including the verification
-            figures (`metadata["verification"]["max_abs_diff"]`: endpoint -> max
-            abs difference to the in-memory model).
+            figures (`metadata.verification.max_abs_diff`: endpoint -> max abs
+            difference to the in-memory model).
         seconds: wall time of the export.
     """
 
     output_dir: pathlib.Path
     config: BertConfig
     settings: TokenizerSettings
-    metadata: dict[str, Any]
+    metadata: interface.ExportMetadata
     seconds: float
 
     @property
     def encoder_dir(self) -> pathlib.Path:
-        return self.output_dir / "encoder"
+        return interface.ExportLayout(self.output_dir).encoder_dir
 
     @property
     def preprocess_dir(self) -> pathlib.Path:
-        return self.output_dir / "preprocess"
+        return interface.ExportLayout(self.output_dir).preprocess_dir
 
 
 @contextlib.contextmanager
@@ -98,19 +97,6 @@ def _write_errors(folder: pathlib.Path) -> Iterator[None]:
         if "No space left on device" in message:
             raise ExportError(f"disk full while writing {folder}: {message}") from error
         raise ExportError(f"cannot write {folder}: {message}") from error
-
-
-def _weight_files(files: CheckpointFiles) -> list[pathlib.Path]:
-    """The files holding the weights: the file itself, or a TF1 prefix's index and data shards."""
-    weights = pathlib.Path(files.weights)
-    if weights.name.endswith(".index.json"):  # sharded Hugging Face weights
-        shards = json.loads(weights.read_text(encoding="utf-8")).get("weight_map", {}).values()
-        return [weights, *sorted({weights.parent / name for name in shards})]
-    if weights.is_file():
-        return [weights]
-    return sorted(p for p in weights.parent.glob(weights.name + ".*")
-                  if p.is_file() and re.fullmatch(r"\.(index|data-\d+-of-\d+)",
-                                                  p.name[len(weights.name):]))
 
 
 def _sha256(path: pathlib.Path) -> str:
@@ -135,36 +121,27 @@ def _build_preprocessor(sources: ExportSources, default_seq_length: int):
 def _load_weights(sources: ExportSources, encoder, mlm_model):
     try:
         report = load_checkpoint(sources.files, encoder, mlm_model=mlm_model)
-    except CheckpointError as error:
+    except CheckpointMismatchError as error:
+        # Only a checkpoint that reads but does not fit says something about the preset.
         if sources.preset is not None and "preset" in sources.config_source:
-            raise CheckpointError(f"checkpoint does not match preset {sources.preset.name}: "
+            raise CheckpointMismatchError(f"checkpoint does not match preset {sources.preset.name}: "
                                   f"{error}", report=error.report) from error
         raise
     logging.info("Checkpoint load: %s", report.summary())
     return report
 
 
-def export_pair(checkpoint: str, output_dir: str, *, config: str | None = None,
-                vocab_file: str | None = None, do_lower_case: bool | None = None,
-                default_seq_length: int = 128, with_mlm: bool = False,
-                overwrite: bool = False, serving_jit_compile: bool = True) -> ExportResult:
+def export_pair(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
+                options: ExportOptions | None = None, **overrides: Any) -> ExportResult:
     """Exports a BERT checkpoint as `output_dir/{encoder,preprocess,README.md}`.
 
     Args:
         checkpoint: a TF1 checkpoint prefix (`.../bert_model.ckpt`), a folder
             holding one, or a Hugging Face / sentence-transformers folder.
         output_dir: the export folder to create.
-        config: a config file or a preset name; None: the config beside the checkpoint.
-        vocab_file: None: the `vocab.txt` beside the checkpoint.
-        do_lower_case: None: from `tokenizer_config.json`, the preset, the
-            checkpoint's name or the vocab (the choice is logged).
-        default_seq_length: the `seq_length` of `preprocess(strings)`.
-        with_mlm: also export the masked-LM head as `encoder.mlm`; the
-            checkpoint must have one.
-        overwrite: replace an existing `output_dir` (only after the new export
-            is complete and verified).
-        serving_jit_compile: XLA-compile the encoder's `serving_default` and
-            `tokens` signatures (faster on CPU and GPU, same outputs to ~1e-6).
+        options: how to export (`ExportOptions`; its defaults when None).
+        **overrides: `ExportOptions` fields to change, for example
+            `with_mlm=True` (an unknown name is a `TypeError`).
 
     Returns:
         An `ExportResult`.
@@ -178,82 +155,119 @@ def export_pair(checkpoint: str, output_dir: str, *, config: str | None = None,
         KeyboardInterrupt: likewise, nothing is left.
     """
     start = time.perf_counter()
-    if not 2 <= default_seq_length:
-        raise ExportError(f"--default_seq_length must be at least 2, got {default_seq_length}")
-    final_dir = atomic.check_destination(output_dir, overwrite=overwrite)
-    sources = resolve_sources(checkpoint, config=config, vocab_file=vocab_file,
-                              do_lower_case=do_lower_case)
-    bert_config = sources.config
-    if default_seq_length > bert_config.max_position_embeddings:
-        raise ExportError(f"--default_seq_length {default_seq_length} exceeds the config's "
-                          f"max_position_embeddings {bert_config.max_position_embeddings}")
-
-    vocab = load_vocab(sources.vocab_file)
-    if len(vocab) != bert_config.vocab_size:
-        raise ExportError(f"vocab size {len(vocab)} of {sources.vocab_file} differs from the "
-                          f"config's vocab_size {bert_config.vocab_size}")
-    with _step(f"Building the encoder ({bert_config.num_layers} layers, hidden size "
-               f"{bert_config.hidden_size}) and loading {sources.files.format} weights"):
-        encoder = build_encoder(bert_config, initialize=False)  # the checkpoint fills it
-        mlm_model = build_mlm_model(encoder, bert_config) if with_mlm else None
-        report = _load_weights(sources, encoder, mlm_model)
-        if with_mlm and not report.has_mlm_head:
-            raise ExportError(f"--with_mlm: checkpoint {sources.files.weights} has no masked-LM "
-                              "head weights")
-    with _step("Building the preprocessing model"):
-        preprocessor = _build_preprocessor(sources, default_seq_length)
-        special = verify.check_special_tokens(
-            preprocessor.tokenize.get_special_tokens_dict(), bert_config, vocab,
-            sources.vocab_file)
-    with _step("Running the verification texts in memory"):
-        probe = verify.make_probe(preprocessor, default_seq_length)
-        reference = verify.reference_outputs(encoder, mlm_model, probe)
-    with _step("Hashing the checkpoint files"):
-        checksums = {p.name: _sha256(p) for p in _weight_files(sources.files)}
-
-    with atomic.atomic_directory(final_dir, overwrite=overwrite) as tmp:
-        with _step(f"Saving encoder/ to {tmp}"), _write_errors(tmp):
-            saved_encoder.save_encoder(encoder, tmp / "encoder", mlm_model=mlm_model,
-                                       jit_compile=serving_jit_compile)
-        with _step("Saving preprocess/"), _write_errors(tmp):
-            tf.saved_model.save(preprocessor, os.fspath(tmp / "preprocess"))
-        # The in-memory weights are no longer needed: only the saved copy stays.
-        del encoder, mlm_model, preprocessor
-        gc.collect()
-        with _step("Verifying the saved models"):
-            figures = verify.verify_export(tmp, probe, reference, config=bert_config,
-                                           vocab=vocab, with_mlm=with_mlm)
-        logging.info("Verified: max abs diff to the in-memory model: %s",
-                     ", ".join(f"{k} {v:.2e}" for k, v in figures["max_abs_diff"].items()))
-        metadata = {
-            "name": final_dir.name,
-            "bert_tf_version": BERT_TF_VERSION,
-            "source": {
-                "checkpoint": os.fspath(pathlib.Path(checkpoint).absolute()),
-                "format": sources.files.format,
-                "weights": os.fspath(sources.files.weights),
-                "sha256": checksums,
-                "config_source": sources.config_source,
-                "vocab_file": os.fspath(pathlib.Path(sources.vocab_file).absolute()),
-                "preset": sources.preset.name if sources.preset else None,
-                "preset_description": sources.preset.description if sources.preset else None,
-                "language": sources.preset.language if sources.preset else None,
-            },
-            "config": bert_config.to_dict(),
-            "tokenizer": {**sources.settings.to_dict(),
-                          "strip_accents": sources.settings.effective_strip_accents,
-                          "source": sources.settings_source},
-            "special_tokens": special,
-            "default_seq_length": default_seq_length,
-            "with_mlm": with_mlm,
-            "serving_jit_compile": serving_jit_compile,
-            "load_report": report.summary().splitlines()[0],
-            "verification": figures,
-            "export_seconds": time.perf_counter() - start,
-        }
-        model_card.write_metadata(tmp, metadata)
+    options = dataclasses.replace(options or ExportOptions(), **overrides)
+    final_dir = atomic.check_destination(output_dir, overwrite=options.overwrite)
+    sources = _resolve(checkpoint, options)
+    built = _build(sources, options)
+    with atomic.atomic_directory(final_dir, overwrite=options.overwrite) as tmp:
+        figures = _save_and_verify(built, tmp, sources, options)
+        metadata = _metadata(final_dir, checkpoint, sources, built, figures, options, start)
+        interface.write_metadata(tmp, metadata)
         model_card.write_model_card(tmp, metadata, final_dir)
     seconds = time.perf_counter() - start
     logging.info("Exported %s in %.1f s", final_dir, seconds)
-    return ExportResult(output_dir=final_dir, config=bert_config, settings=sources.settings,
+    return ExportResult(output_dir=final_dir, config=sources.config, settings=sources.settings,
                         metadata=metadata, seconds=seconds)
+
+
+def _resolve(checkpoint, options: ExportOptions) -> ExportSources:
+    """The export's sources, with the vocab and sequence length checked against the config."""
+    if not 2 <= options.default_seq_length:
+        raise ExportError(f"--default_seq_length must be at least 2, "
+                          f"got {options.default_seq_length}")
+    sources = resolve_sources(checkpoint, config=options.config, vocab_file=options.vocab_file,
+                              do_lower_case=options.do_lower_case)
+    max_positions = sources.config.max_position_embeddings
+    if options.default_seq_length > max_positions:
+        raise ExportError(f"--default_seq_length {options.default_seq_length} exceeds the "
+                          f"config's max_position_embeddings {max_positions}")
+    return sources
+
+
+@dataclasses.dataclass
+class _Built:
+    """The in-memory models of an export and what verification compares against."""
+
+    encoder: Any
+    mlm_model: Any
+    preprocessor: Any
+    vocab: list[str]
+    report: Any
+    special: dict[str, int]
+    probe: verify.Probe
+    reference: dict[str, Any]
+    checksums: dict[str, str]
+
+
+def _build(sources: ExportSources, options: ExportOptions) -> _Built:
+    """Builds and loads the encoder, builds the preprocessing, runs the probe in memory."""
+    config = sources.config
+    vocab = load_vocab(sources.vocab_file)
+    if len(vocab) != config.vocab_size:
+        raise ExportError(f"vocab size {len(vocab)} of {sources.vocab_file} differs from the "
+                          f"config's vocab_size {config.vocab_size}")
+    with _step(f"Building the encoder ({config.num_layers} layers, hidden size "
+               f"{config.hidden_size}) and loading {sources.files.format} weights"):
+        encoder = build_encoder(config, initialize=False)  # the checkpoint fills it
+        mlm_model = build_mlm_model(encoder, config) if options.with_mlm else None
+        report = _load_weights(sources, encoder, mlm_model)
+        if options.with_mlm and not report.has_mlm_head:
+            raise ExportError(f"--with_mlm: checkpoint {sources.files.weights} has no masked-LM "
+                              "head weights")
+    with _step("Building the preprocessing model"):
+        preprocessor = _build_preprocessor(sources, options.default_seq_length)
+        special = verify.check_special_tokens(
+            preprocessor.tokenize.get_special_tokens_dict(), config, vocab, sources.vocab_file)
+    with _step("Running the verification texts in memory"):
+        probe = verify.make_probe(preprocessor, options.default_seq_length)
+        reference = verify.reference_outputs(encoder, mlm_model, probe)
+    with _step("Hashing the checkpoint files"):
+        checksums = {pathlib.Path(p).name: _sha256(pathlib.Path(p))
+                     for p in sources.files.weight_files}
+    return _Built(encoder, mlm_model, preprocessor, vocab, report, special, probe, reference,
+                  checksums)
+
+
+def _save_and_verify(built: _Built, tmp: pathlib.Path, sources: ExportSources,
+                     options: ExportOptions) -> interface.VerificationInfo:
+    """Saves both SavedModels into `tmp`, drops the in-memory models, verifies the saved ones."""
+    layout = interface.ExportLayout(tmp)
+    with _step(f"Saving {interface.ENCODER_DIR}/ to {tmp}"), _write_errors(tmp):
+        saved_encoder.save_encoder(built.encoder, layout.encoder_dir, mlm_model=built.mlm_model,
+                                   jit_compile=options.serving_jit_compile)
+    with _step(f"Saving {interface.PREPROCESS_DIR}/"), _write_errors(tmp):
+        tf.saved_model.save(built.preprocessor, os.fspath(layout.preprocess_dir))
+    # The in-memory weights are no longer needed: only the saved copy stays.
+    built.encoder = built.mlm_model = built.preprocessor = None
+    gc.collect()
+    with _step("Verifying the saved models"):
+        figures = verify.verify_export(tmp, built.probe, built.reference, config=sources.config,
+                                       vocab=built.vocab, with_mlm=options.with_mlm)
+    logging.info("Verified: max abs diff to the in-memory model: %s",
+                 ", ".join(f"{k} {v:.2e}" for k, v in figures.max_abs_diff.items()))
+    return figures
+
+
+def _metadata(final_dir: pathlib.Path, checkpoint, sources: ExportSources, built: _Built,
+              figures: interface.VerificationInfo, options: ExportOptions,
+              start: float) -> interface.ExportMetadata:
+    preset = sources.preset
+    source = interface.SourceInfo(
+        checkpoint=os.fspath(pathlib.Path(checkpoint).absolute()),
+        format=sources.files.format, weights=os.fspath(sources.files.weights),
+        sha256=built.checksums, config_source=sources.config_source,
+        vocab_file=os.fspath(pathlib.Path(sources.vocab_file).absolute()),
+        preset=preset.name if preset else None,
+        preset_description=preset.description if preset else None,
+        language=preset.language if preset else None)
+    settings = sources.settings
+    tokenizer = interface.TokenizerInfo(
+        do_lower_case=settings.do_lower_case, strip_accents=settings.effective_strip_accents,
+        tokenize_chinese_chars=settings.tokenize_chinese_chars, source=sources.settings_source)
+    return interface.ExportMetadata(
+        name=final_dir.name, bert_tf_version=__version__, source=source,
+        config=sources.config.to_dict(), tokenizer=tokenizer, special_tokens=built.special,
+        default_seq_length=options.default_seq_length, with_mlm=options.with_mlm,
+        serving_jit_compile=options.serving_jit_compile,
+        load_report=built.report.summary().splitlines()[0], verification=figures,
+        export_seconds=time.perf_counter() - start)

@@ -1,5 +1,6 @@
 """The `encoder/` SavedModel: a tf_keras encoder saved as a reusable TF Hub object.
 
+The interface is specified in docs/interface.md (names: `bert_tf.interface`).
 The saved root object is what `hub.load(ENCODER_DIR)` returns and what
 `hub.KerasLayer(ENCODER_DIR, trainable=True)` wraps (the TF2 "reusable
 SavedModel" API):
@@ -39,37 +40,8 @@ import os
 import tensorflow as tf
 import tf_keras
 
-INPUT_KEYS = ("input_word_ids", "input_mask", "input_type_ids")
-MLM_POSITIONS_KEY = "masked_lm_positions"
-# The legacy `tokens` signature's input names -> ours.
-TOKENS_INPUTS = {"input_ids": "input_word_ids", "input_mask": "input_mask",
-                 "segment_ids": "input_type_ids"}
-TOKENS_OUTPUTS = ("pooled_output", "sequence_output")
-SERVING_SIGNATURE = "serving_default"
-TOKENS_SIGNATURE = "tokens"
-
-
-def _int_spec(name: str) -> tf.TensorSpec:
-    return tf.TensorSpec([None, None], tf.int32, name=name)
-
-
-def encoder_input_spec() -> dict[str, tf.TensorSpec]:
-    """The encoder's input signature: three int32 `[batch, seq_length]` tensors."""
-    return {key: _int_spec(key) for key in INPUT_KEYS}
-
-
-def mlm_input_spec() -> dict[str, tf.TensorSpec]:
-    """The `mlm` input signature: the encoder's plus `masked_lm_positions`."""
-    return {**encoder_input_spec(), MLM_POSITIONS_KEY: _int_spec(MLM_POSITIONS_KEY)}
-
-
-def flat_outputs(outputs: dict) -> dict[str, tf.Tensor]:
-    """Flattens the `encoder_outputs` list into `encoder_outputs_0`, `encoder_outputs_1`, ..."""
-    flat = {key: value for key, value in outputs.items() if key != "encoder_outputs"}
-    for index, layer_output in enumerate(outputs["encoder_outputs"]):
-        flat[f"encoder_outputs_{index}"] = layer_output
-    return flat
-
+from bert_tf import interface
+from bert_tf.interface import encoder_input_spec, flat_outputs, int_spec, mlm_input_spec
 
 class ReusableModel(tf.train.Checkpoint):
     """A tf_keras model as a TF2 reusable SavedModel object (what `hub.KerasLayer` loads).
@@ -128,27 +100,27 @@ class EncoderSavedModel(ReusableModel):
         def serving_default(inputs):
             return flat_outputs(call(inputs, training=False))
 
-        @tf.function(input_signature=[_int_spec(name) for name in TOKENS_INPUTS])
+        @tf.function(input_signature=[int_spec(name) for name in interface.TOKENS_INPUTS])
         def tokens(input_ids, input_mask, segment_ids):
-            outputs = serving_default(dict(input_word_ids=input_ids, input_mask=input_mask,
-                                           input_type_ids=segment_ids))
-            return {key: outputs[key] for key in TOKENS_OUTPUTS}
+            outputs = serving_default(dict(zip(interface.ENCODER_INPUTS,
+                                               (input_ids, input_mask, segment_ids))))
+            return {key: outputs[key] for key in interface.TOKENS_OUTPUTS}
 
         self.serving_default = serving_default
         self.tokens = tokens
         if mlm_model is not None:
-            self.mlm = ReusableModel(mlm_model, mlm_input_spec())
+            setattr(self, interface.MLM_ENDPOINT, ReusableModel(mlm_model, mlm_input_spec()))
 
     @property
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         """The signatures to pass to `tf.saved_model.save`."""
-        return {SERVING_SIGNATURE: self.serving_default.get_concrete_function(),
-                TOKENS_SIGNATURE: self.tokens.get_concrete_function()}
+        return {interface.SERVING_SIGNATURE: self.serving_default.get_concrete_function(),
+                interface.TOKENS_SIGNATURE: self.tokens.get_concrete_function()}
 
 
 def save_encoder(encoder: tf_keras.Model, path: os.PathLike | str, *,
                  mlm_model: tf_keras.Model | None = None, jit_compile: bool = False) -> None:
-    """Writes the `encoder/` SavedModel of INTERFACE.md to `path`.
+    """Writes the `encoder/` SavedModel of docs/interface.md to `path`.
 
     Args:
         encoder: the tf_keras encoder with the dict interface.

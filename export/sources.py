@@ -26,8 +26,8 @@ from bert_tf import presets
 from bert_tf.checkpoints import CheckpointFiles, find_checkpoint
 from bert_tf.config import BertConfig
 from bert_tf.errors import ConfigError
-from export.errors import ExportError
-from preprocess import TokenizerSettings
+from bert_tf.export.errors import ExportError
+from bert_tf.preprocess import TokenizerSettings
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,8 +26,8 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 
 from bert_tf.config import BertConfig
-from export import saved_encoder
-from export.errors import ExportError
+from bert_tf import interface
+from bert_tf.export.errors import ExportError
 
 # Texts that exercise casing, accents, CJK, punctuation, emoji and padding.
 TEXTS = (
@@ -40,10 +40,6 @@ PAIRS = (
     ("A man is playing a guitar.", "Someone is making music."),
     ("Where is the train station?", "The weather is nice today, isn't it?"),
 )
-# Special tokens that `get_special_tokens_dict()` names by id.
-# (`mask_id` is -1 for a vocab without [MASK].)
-SPECIAL_TOKENS = {"start_of_sequence_id": "[CLS]", "end_of_segment_id": "[SEP]",
-                  "padding_id": "[PAD]", "mask_id": "[MASK]"}
 NUM_MLM_PREDICTIONS = 3
 # Padding columns kept after the longest probe text when the encoder runs, so
 # that masking is exercised while activations stay small (at seq_length 128,
@@ -81,7 +77,7 @@ class Probe:
     @property
     def encoder_seq_length(self) -> int:
         """The longest packed text plus `NUM_PADDING_COLUMNS`, at most `seq_length`."""
-        longest = int(np.max(np.sum(self.inputs["input_mask"], axis=1)))
+        longest = int(np.max(np.sum(self.inputs[interface.INPUT_MASK], axis=1)))
         return min(self.seq_length, longest + NUM_PADDING_COLUMNS)
 
     @property
@@ -100,19 +96,19 @@ def make_probe(preprocessor, seq_length: int) -> Probe:
     single = preprocessor(tf.constant(TEXTS))
     segments = [preprocessor.tokenize(tf.constant([pair[i] for pair in PAIRS])) for i in (0, 1)]
     pair = preprocessor.bert_pack_inputs(segments, seq_length=tf.constant(seq_length))
-    if single["input_word_ids"].shape[1] != seq_length:
+    if single[interface.INPUT_WORD_IDS].shape[1] != seq_length:
         raise ExportError(f"verification failed: preprocess(strings) gives seq_length "
                           f"{single['input_word_ids'].shape[1]}, expected {seq_length}")
     return Probe(inputs={key: np.concatenate([np.asarray(single[key]), np.asarray(pair[key])])
-                         for key in saved_encoder.INPUT_KEYS},
+                         for key in interface.ENCODER_INPUTS},
                  seq_length=seq_length)
 
 
 def _mlm_inputs(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Predict the first real tokens after [CLS] of every row."""
-    batch = inputs["input_word_ids"].shape[0]
+    batch = inputs[interface.INPUT_WORD_IDS].shape[0]
     positions = np.tile(np.arange(1, NUM_MLM_PREDICTIONS + 1, dtype=np.int32), (batch, 1))
-    return {**inputs, saved_encoder.MLM_POSITIONS_KEY: positions}
+    return {**inputs, interface.MLM_POSITIONS: positions}
 
 
 def _numpy(nest: Any) -> Any:
@@ -124,8 +120,8 @@ def reference_outputs(encoder, mlm_model, probe: Probe) -> dict[str, Any]:
     inputs = probe.encoder_inputs
     outputs = _numpy(encoder(inputs, training=False))
     if mlm_model is not None:
-        outputs["mlm_logits"] = np.asarray(
-            mlm_model(_mlm_inputs(inputs), training=False)["mlm_logits"])
+        outputs[interface.MLM_LOGITS] = np.asarray(
+            mlm_model(_mlm_inputs(inputs), training=False)[interface.MLM_LOGITS])
     return outputs
 
 
@@ -148,8 +144,8 @@ def _max_diff(found: Mapping[str, Any], reference: Mapping[str, Any], keys,
 
 
 def _flat_reference(reference: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return saved_encoder.flat_outputs(
-        {k: v for k, v in reference.items() if k != "mlm_logits"})
+    return interface.flat_outputs(
+        {k: v for k, v in reference.items() if k != interface.MLM_LOGITS})
 
 
 def check_special_tokens(special: Mapping[str, Any], config: BertConfig,
@@ -159,7 +155,7 @@ def check_special_tokens(special: Mapping[str, Any], config: BertConfig,
     if special.get("vocab_size") != config.vocab_size:
         raise ExportError(f"{where}: vocab size {special.get('vocab_size')} differs from the "
                           f"config's vocab_size {config.vocab_size}")
-    for key, token in SPECIAL_TOKENS.items():
+    for key, token in interface.SPECIAL_TOKENS.items():  # mask_id is -1 without [MASK]
         expected = vocab.index(token) if token in vocab else -1
         if special.get(key) != expected:
             raise ExportError(f"{where}: {key} is {special.get(key)}, expected {expected} "
@@ -169,7 +165,7 @@ def check_special_tokens(special: Mapping[str, Any], config: BertConfig,
 
 def verify_export(export_dir: os.PathLike | str, probe: Probe,
                   reference: Mapping[str, Mapping[str, Any]], *, config: BertConfig,
-                  vocab: list[str], with_mlm: bool) -> dict[str, Any]:
+                  vocab: list[str], with_mlm: bool) -> interface.VerificationInfo:
     """Loads `export_dir`'s two SavedModels back and checks them; returns the figures.
 
     Args:
@@ -181,17 +177,15 @@ def verify_export(export_dir: os.PathLike | str, probe: Probe,
         with_mlm: whether `encoder/` must have the `mlm` sub-object.
 
     Returns:
-        `texts`, `seq_length` (of the preprocessing check), `encoder_seq_length`
-        (of the encoder runs), `special_tokens`, `max_abs_diff`: endpoint ->
-        largest difference to the in-memory model over all outputs, and
-        `max_abs_output`: the largest encoder output magnitude, for scale.
+        The figures (`interface.VerificationInfo`): `max_abs_diff` maps each
+        endpoint to its largest difference to the in-memory model.
 
     Raises:
         ExportError: any check fails; the message names the endpoint and output.
     """
     export_dir = pathlib.Path(export_dir)
     # One SavedModel in memory at a time: preprocess/, then encoder/.
-    preprocess = tf.saved_model.load(os.fspath(export_dir / "preprocess"))
+    preprocess = tf.saved_model.load(os.fspath(export_dir / interface.PREPROCESS_DIR))
     special = check_special_tokens(preprocess.tokenize.get_special_tokens_dict(),
                                    config, vocab, "preprocess/")
     loaded_probe = make_probe(preprocess, probe.seq_length)
@@ -201,12 +195,12 @@ def verify_export(export_dir: os.PathLike | str, probe: Probe,
             raise ExportError(f"verification failed: the saved preprocess/ gives other "
                               f"{key!r} than the in-memory one")
 
-    encoder = tf.saved_model.load(os.fspath(export_dir / "encoder"))
+    encoder = tf.saved_model.load(os.fspath(export_dir / interface.ENCODER_DIR))
 
     tensors = {key: tf.constant(value) for key, value in probe.encoder_inputs.items()}
     flat_want = _flat_reference(reference)
-    serving = encoder.signatures[saved_encoder.SERVING_SIGNATURE]
-    tokens = encoder.signatures[saved_encoder.TOKENS_SIGNATURE]
+    serving = encoder.signatures[interface.SERVING_SIGNATURE]
+    tokens = encoder.signatures[interface.TOKENS_SIGNATURE]
     # The XLA signature first: the memory its compilation used is then reused
     # by the other runs, which keeps the export's peak lower.
     serving_diff = _max_diff(serving(**tensors), flat_want, flat_want, "serving_default")
@@ -219,20 +213,21 @@ def verify_export(export_dir: os.PathLike | str, probe: Probe,
         raise ExportError(f"verification failed: pooled_output width "
                           f"{outputs['pooled_output'].shape[-1]}, the config has "
                           f"hidden_size={config.hidden_size}")
-    figures = {"__call__": _max_diff(saved_encoder.flat_outputs(outputs), flat_want, flat_want,
+    figures = {"__call__": _max_diff(interface.flat_outputs(outputs), flat_want, flat_want,
                                      "encoder"),
                "serving_default": serving_diff}
     del outputs
     figures["tokens"] = _max_diff(
-        tokens(**{old: tensors[new] for old, new in saved_encoder.TOKENS_INPUTS.items()}),
-        flat_want, saved_encoder.TOKENS_OUTPUTS, "tokens")
+        tokens(**{old: tensors[new] for old, new in interface.TOKENS_INPUTS.items()}),
+        flat_want, interface.TOKENS_OUTPUTS, "tokens")
     if with_mlm:
-        if not hasattr(encoder, "mlm"):
+        if not hasattr(encoder, interface.MLM_ENDPOINT):
             raise ExportError("verification failed: encoder/ has no mlm sub-object")
         mlm_inputs = {k: tf.constant(v) for k, v in _mlm_inputs(probe.encoder_inputs).items()}
         figures["mlm"] = _max_diff(encoder.mlm(mlm_inputs, training=False), reference,
-                                   ("mlm_logits",), "mlm")
+                                   (interface.MLM_LOGITS,), "mlm")
     scale = max(float(np.max(np.abs(value))) for value in flat_want.values())
-    return {"texts": probe.num_texts, "seq_length": probe.seq_length,
-            "encoder_seq_length": probe.encoder_seq_length,
-            "special_tokens": special, "max_abs_diff": figures, "max_abs_output": scale}
+    return interface.VerificationInfo(
+        texts=probe.num_texts, seq_length=probe.seq_length,
+        encoder_seq_length=probe.encoder_seq_length, special_tokens=special,
+        max_abs_diff=figures, max_abs_output=scale)

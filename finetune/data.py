@@ -40,9 +40,9 @@ import os
 from typing import Iterator, Sequence
 
 from bert_tf.errors import BertTfError
+from bert_tf.finetune.config import DEFAULT_LABELS
 
 
-DEFAULT_LABELS: tuple[str, ...] = ("entailment", "neutral", "contradiction")
 
 # Spellings of "no gold label": SNLI/MNLI write "-", `datasets` writes -1.
 _NO_GOLD = frozenset({"-", "", "-1"})

@@ -20,8 +20,6 @@ export traced.
 
 from __future__ import annotations
 
-import dataclasses
-import os
 from typing import Sequence
 
 import tensorflow as tf
@@ -29,40 +27,8 @@ import tensorflow_hub as hub
 import tensorflow_text  # noqa: F401  (registers the tf-text ops that preprocess/ uses)
 import tf_keras
 
-from bert_tf.errors import BertTfError
-
-ENCODER_INPUTS = ("input_word_ids", "input_mask", "input_type_ids")
-DEFAULT_SEGMENTS = ("premise", "hypothesis")
-
-
-class ExportDirError(BertTfError, ValueError):
-    """The export folder lacks `encoder/` or `preprocess/`, or a signature the run needs."""
-
-
-@dataclasses.dataclass(frozen=True)
-class ExportedPair:
-    """The two SavedModels of one export (see INTERFACE.md)."""
-
-    encoder_dir: str
-    preprocess_dir: str
-
-    @classmethod
-    def from_dir(cls, export_dir: str | os.PathLike) -> "ExportedPair":
-        """Finds `encoder/` and `preprocess/` under `export_dir`.
-
-        Raises:
-          ExportDirError: either SavedModel is missing.
-        """
-        export_dir = os.fspath(export_dir)
-        pair = cls(os.path.join(export_dir, "encoder"), os.path.join(export_dir, "preprocess"))
-        for part in (pair.encoder_dir, pair.preprocess_dir):
-            if not os.path.isfile(os.path.join(part, "saved_model.pb")):
-                raise ExportDirError(
-                    f"{export_dir}: expected an export with encoder/ and preprocess/ "
-                    f"SavedModels, found no {os.path.basename(part)}/saved_model.pb"
-                )
-        return pair
-
+from bert_tf.finetune.config import DEFAULT_SEGMENTS
+from bert_tf.interface import ENCODER_INPUTS, ExportDirError
 
 @tf_keras.utils.register_keras_serializable(package="bert_tf_finetune")
 class CheckpointedDropout(tf_keras.layers.Layer):

@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from finetune.data import NliExample
+from bert_tf.finetune.config import steps_per_epoch
+from bert_tf.finetune.data import NliExample
 
 DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
 
@@ -37,11 +38,6 @@ def _columns(examples: Sequence[NliExample], segment_names: Sequence[str]):
 def epoch_seed(seed: int, epoch: int) -> int:
     """The shuffle seed of one epoch: a fixed function of the run seed and epoch."""
     return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
-
-
-def steps_per_epoch(num_examples: int, global_batch_size: int) -> int:
-    """Full global batches in one pass (the remainder is dropped, reshuffled next epoch)."""
-    return num_examples // global_batch_size
 
 
 def train_dataset_fn(

@@ -26,15 +26,15 @@ folder holding it as version `1/`), whose REST ``:predict`` takes
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from bert_tf import atomic
 from bert_tf.errors import BertTfError
+from bert_tf.finetune.config import DEFAULT_SEGMENTS
 
 
 class ServingExportError(BertTfError):
@@ -85,7 +85,7 @@ def export_classifier(
     labels: Sequence[str],
     output_path: str | os.PathLike,
     *,
-    segment_names: Sequence[str] = ("premise", "hypothesis"),
+    segment_names: Sequence[str] = DEFAULT_SEGMENTS,
     overwrite: bool = False,
 ) -> str:
     """Writes the serving SavedModel atomically (temp folder, verify, rename).
@@ -102,28 +102,13 @@ def export_classifier(
       `output_path`.
 
     Raises:
-      ServingExportError: `output_path` exists (without `overwrite`), or the
-        reloaded model does not reproduce the in-memory one.
+      OutputError: `output_path` exists (without `overwrite`) or cannot be written.
+      ServingExportError: the reloaded model does not reproduce the in-memory one.
     """
-    output_path = os.path.abspath(os.fspath(output_path))
-    if os.path.exists(output_path) and not overwrite:
-        raise ServingExportError(f"{output_path}: already exists; pass overwrite=True (--overwrite) to replace it")
-    parent = os.path.dirname(output_path)
-    os.makedirs(parent, exist_ok=True)
     module = NliServingModule(packer, classifier, labels, segment_names)
-    tmp = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output_path)}.tmp-")
-    try:
-        tf.saved_model.save(module, tmp, signatures={"serving_default": module.serve.get_concrete_function()})
+    with atomic.atomic_directory(output_path, overwrite=overwrite, name="classifier") as tmp:
+        tf.saved_model.save(module, os.fspath(tmp),
+                            signatures={"serving_default": module.serve.get_concrete_function()})
         probe = {s: tf.constant([f"probe {s} text.", ""]) for s in module.segment_names}
-        _verify(tmp, module, probe)
-        if os.path.exists(output_path):
-            old = tempfile.mkdtemp(dir=parent, prefix=f".{os.path.basename(output_path)}.old-")
-            os.replace(output_path, os.path.join(old, "model"))
-            os.replace(tmp, output_path)
-            shutil.rmtree(old)
-        else:
-            os.replace(tmp, output_path)
-    finally:
-        if os.path.exists(tmp):
-            shutil.rmtree(tmp)
-    return output_path
+        _verify(os.fspath(tmp), module, probe)
+    return os.path.abspath(os.fspath(output_path))

@@ -16,7 +16,7 @@ interface (see INTERFACE.md, section `preprocess/`):
 
 Example (save, then use it the way TF Hub users do):
 
-    from preprocess import TokenizerSettings, build_preprocess_model
+    from bert_tf.preprocess import TokenizerSettings, build_preprocess_model
     model = build_preprocess_model("vocab.txt",
                                    TokenizerSettings(do_lower_case=True))
     tf.saved_model.save(model, "/tmp/preprocess")
@@ -32,8 +32,8 @@ import os
 
 import tensorflow as tf
 
-from preprocess import packing
-from preprocess import tokenizer as tokenizer_lib
+from bert_tf.preprocess import packing
+from bert_tf.preprocess import tokenizer as tokenizer_lib
 
 _STRINGS_SPEC = tf.TensorSpec([None], tf.string)
 _TOKENS_SPEC = tf.RaggedTensorSpec(

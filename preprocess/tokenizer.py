@@ -31,7 +31,7 @@ import os
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from preprocess import normalize
+from bert_tf.preprocess import normalize
 
 # google-research/bert WordpieceTokenizer's default.
 MAX_INPUT_CHARS_PER_WORD = 200

@@ -23,7 +23,7 @@ def minilm_dir() -> pathlib.Path:
 @pytest.fixture(scope="session")
 def minilm_export_dir(tmp_path_factory, minilm_dir) -> pathlib.Path:
     """One export of all-MiniLM-L6-v2 (encoder + preprocess), shared by the session."""
-    from export import pair
+    from bert_tf.export import pair
 
     out = tmp_path_factory.mktemp("minilm_export") / "all-MiniLM-L6-v2"
     pair.export_pair(str(minilm_dir), str(out))

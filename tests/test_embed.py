@@ -282,7 +282,7 @@ def test_embed_file_bad_paths(minilm_export_dir, tmp_path):
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-m", "export.embed", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "bert_tf.cli.embed", *args], capture_output=True,
                           text=True, env=env, cwd=pathlib.Path(__file__).resolve().parent.parent,
                           timeout=600)
 

@@ -39,7 +39,7 @@ class _Marks(std_logging.Handler):
 
 def main(argv) -> None:
     del argv
-    from export import pair
+    from bert_tf.export import pair
 
     samples: list[tuple[float, int]] = []
     page = os.sysconf("SC_PAGE_SIZE")

@@ -28,8 +28,13 @@ def open_reader(files: CheckpointFiles):
     if files.format == "google":
         return google.GoogleReader(files.weights)
     if files.weights.endswith((".safetensors", ".safetensors.index.json")):
-        return huggingface.SafetensorsReader(files.weights)
-    return huggingface.TorchBinReader(files.weights)
+        return huggingface.SafetensorsReader(files.weights, _shards(files))
+    return huggingface.TorchBinReader(files.weights, _shards(files))
+
+
+def _shards(files: CheckpointFiles) -> list[str] | None:
+    """The files a HF reader opens: the shards, without the index that names them."""
+    return [f for f in files.weight_files if not f.endswith(".index.json")] or None
 
 
 def read_variables(files: CheckpointFiles | str | os.PathLike) -> dict[str, tuple[int, ...]]:

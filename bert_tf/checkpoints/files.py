@@ -29,6 +29,9 @@ class CheckpointFiles:
         config: `bert_config.json` / `config.json` beside it, or None.
         vocab: `vocab.txt` beside it, or None.
         tokenizer_config: HF `tokenizer_config.json` beside it, or None.
+        weight_files: every file holding the weights (a TF1 `.index` and its
+            `.data-*` shards; a HF file, or a shard index and its shards),
+            found once here for the readers and the export's checksums.
     """
 
     format: str
@@ -36,6 +39,7 @@ class CheckpointFiles:
     config: str | None
     vocab: str | None
     tokenizer_config: str | None
+    weight_files: tuple[str, ...] = ()
 
 
 def find_checkpoint(path: str | os.PathLike) -> CheckpointFiles:
@@ -127,7 +131,8 @@ def _existing(*paths: str) -> str | None:
 def _google(prefix: str) -> CheckpointFiles:
     if not os.path.isfile(prefix + ".index"):
         raise CheckpointError(f"TF1 checkpoint index not found: {prefix}.index")
-    if not glob.glob(glob.escape(prefix) + ".data-*-of-*"):
+    data = sorted(glob.glob(glob.escape(prefix) + ".data-*-of-*"))
+    if not data:
         raise CheckpointError(
             f"TF1 checkpoint data file not found: {prefix}.data-00000-of-00001 "
             f"(only the .index is there)")
@@ -137,7 +142,8 @@ def _google(prefix: str) -> CheckpointFiles:
         config=_existing(os.path.join(folder, "bert_config.json"),
                          os.path.join(folder, "config.json")),
         vocab=_existing(os.path.join(folder, "vocab.txt")),
-        tokenizer_config=_existing(os.path.join(folder, "tokenizer_config.json")))
+        tokenizer_config=_existing(os.path.join(folder, "tokenizer_config.json")),
+        weight_files=(prefix + ".index", *data))
 
 
 def _huggingface(folder: str, weights: str) -> CheckpointFiles:
@@ -145,4 +151,18 @@ def _huggingface(folder: str, weights: str) -> CheckpointFiles:
         format="huggingface", weights=weights,
         config=_existing(os.path.join(folder, "config.json")),
         vocab=_existing(os.path.join(folder, "vocab.txt")),
-        tokenizer_config=_existing(os.path.join(folder, "tokenizer_config.json")))
+        tokenizer_config=_existing(os.path.join(folder, "tokenizer_config.json")),
+        weight_files=tuple(shard_files(weights)))
+
+
+def shard_files(path: str) -> list[str]:
+    """The weight files of a HF weights `path`: itself, or the shards a `*.index.json` names."""
+    if not path.endswith(".index.json"):
+        return [path]
+    try:
+        with open(path, encoding="utf-8") as f:
+            weight_map = json.load(f)["weight_map"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"cannot read shard index {path}: {e}") from None
+    folder = os.path.dirname(path)
+    return [os.path.join(folder, name) for name in sorted(set(weight_map.values()))]

@@ -11,6 +11,8 @@ writes it, `BertModel` and sentence-transformers do not) and the old
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import json
 import os
 import re
@@ -18,6 +20,7 @@ import re
 import numpy as np
 
 from bert_tf.checkpoints.tables import Format, Rule
+from bert_tf.checkpoints.files import shard_files
 from bert_tf.errors import CheckpointError
 
 _LAYER = "encoder.layer.{i}"
@@ -70,19 +73,6 @@ def canonical_name(name: str) -> str:
 FORMAT = Format(name="huggingface", rules=RULES, ignored=IGNORED, canonical_name=canonical_name)
 
 
-def _shard_files(path: str) -> list[str]:
-    """The weight files of `path`: itself, or the shards a `*.index.json` names."""
-    if not path.endswith(".index.json"):
-        return [path]
-    try:
-        with open(path, encoding="utf-8") as f:
-            weight_map = json.load(f)["weight_map"]
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"cannot read shard index {path}: {e}") from None
-    folder = os.path.dirname(path)
-    return [os.path.join(folder, name) for name in sorted(set(weight_map.values()))]
-
-
 class SafetensorsReader:
     """Reads `model.safetensors` (or its shards) tensor by tensor.
 
@@ -91,12 +81,13 @@ class SafetensorsReader:
     the process's resident memory next to the variables they fill.
     """
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, shards: Sequence[str] | None = None):
+        """`path`: the weights file or shard index; `shards`: its files (default: found)."""
         self.path = str(path)
         self._file_of = {}
         self._shape = {}
         self._dtype = {}
-        for file in _shard_files(self.path):
+        for file in shards or shard_files(self.path):
             with self._open(file) as handle:
                 for name in handle.keys():
                     tensor = handle.get_slice(name)
@@ -154,8 +145,10 @@ def _read_bfloat16(file: str, name: str, rows: slice | None = None) -> np.ndarra
 class TorchBinReader:
     """Reads `pytorch_model.bin` (or its shards) with `torch.load(weights_only=True)`."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, shards: Sequence[str] | None = None):
+        """`path`: the weights file or shard index; `shards`: its files (default: found)."""
         self.path = str(path)
+        self._shards = list(shards or shard_files(self.path))
         try:
             import torch
         except ImportError:
@@ -164,7 +157,7 @@ class TorchBinReader:
                 f"installed: pip install torch (or convert it to model.safetensors)") from None
         self._torch = torch
         self._tensors = {}
-        for file in _shard_files(self.path):
+        for file in self._shards:
             self._tensors.update(self._load(file))
 
     def _load(self, file):

@@ -28,7 +28,7 @@ from absl import logging
 
 from bert_tf.checkpoints.report import LoadReport, Mismatch
 from bert_tf.checkpoints.targets import Slot
-from bert_tf.errors import CheckpointError
+from bert_tf.errors import CheckpointError, CheckpointMismatchError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,8 +238,9 @@ def _sort_leftovers(fmt, by_canonical, claimed, shapes, num_layers, report) -> l
 def _raise_for_problems(path, report, slots, extra_layers, missing_heads, found_by_group,
                         rules_by_group, num_layers, fmt):
     def fail(message, problems):
-        more = f" (and {problems - 1} more; see the report)" if problems > 1 else ""
-        raise CheckpointError(f"{path}: {message}{more}", report=report)
+        # The whole list is in `CheckpointError.report`; the line names the first.
+        more = f" (and {problems - 1} more like it)" if problems > 1 else ""
+        raise CheckpointMismatchError(f"{path}: {message}{more}", report=report)
 
     if report.mismatched:
         fail(f"{report.mismatched[0]} -- does the config match the checkpoint?",

@@ -43,7 +43,7 @@ def checkpoints(tmp_path_factory, tiny_config) -> dict[str, checkpoint_factory.W
 @pytest.fixture(scope="session")
 def tiny_mlm_export(tmp_path_factory, checkpoints) -> pathlib.Path:
     """The google checkpoint exported in-process with its masked-LM head."""
-    from export import pair
+    from bert_tf.export import pair
 
     out = tmp_path_factory.mktemp("tiny_export") / "tiny_google"
     pair.export_pair(os.fspath(checkpoints["google"].folder / "bert_model.ckpt"),
@@ -64,7 +64,7 @@ def cached_preprocess(monkeypatch, _preprocess_cache):
     preprocessing model is tested in full by `tiny_mlm_export` and the MiniLM
     export, and takes seconds each time.
     """
-    from export import pair
+    from bert_tf.export import pair
 
     original = pair.build_preprocess_model
 

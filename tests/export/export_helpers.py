@@ -24,7 +24,7 @@ def run_cli(module, *args: str) -> int:
     """
     from absl import flags
 
-    from export import cli
+    from bert_tf.cli import command as cli
 
     flags.FLAGS.unparse_flags()
     argv = flags.FLAGS([module.__name__, *args])

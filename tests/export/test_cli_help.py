@@ -34,7 +34,7 @@ def test_help_exits_with_status_0(module, expected, flag):
     (["--export_dir", "-h"], "error: missing --input and --output (see --help)"),
 ])
 def test_errors_are_not_turned_into_help(args, message):
-    result = subprocess.run([sys.executable, "-m", "export.embed", *args], cwd=REPO,
+    result = subprocess.run([sys.executable, "-m", "bert_tf.cli.embed", *args], cwd=REPO,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

@@ -11,15 +11,15 @@ import time
 
 import pytest
 
-from export import atomic
-from export.errors import ExportError
+from bert_tf.export import atomic
+from bert_tf.export.errors import ExportError
 from export_helpers import REPO, SEQ_LENGTH, leftovers
 
 
 def _start_export(checkpoint: pathlib.Path, out: pathlib.Path, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.Popen(
-        [sys.executable, "-m", "export", f"--checkpoint={checkpoint}", f"--output_dir={out}",
+        [sys.executable, "-m", "bert_tf.cli.export", f"--checkpoint={checkpoint}", f"--output_dir={out}",
          f"--default_seq_length={SEQ_LENGTH}", *extra],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 

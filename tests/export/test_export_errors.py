@@ -11,8 +11,8 @@ import shutil
 import pytest
 
 import checkpoint_factory
-import export.__main__ as export_main
-from export import atomic, pair, saved_encoder
+import bert_tf.export.__main__ as export_main
+from bert_tf.export import atomic, pair, saved_encoder
 from export_helpers import SEQ_LENGTH, leftovers, run_cli, run_subprocess
 
 

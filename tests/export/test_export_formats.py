@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-import export.__main__ as export_main
-from export import model_card
+import bert_tf.export.__main__ as export_main
+from bert_tf.export import model_card
 from export_helpers import (REPO, SEQ_LENGTH, assert_matches_reference, leftovers, run_cli,
                             run_subprocess)
 
@@ -107,9 +107,9 @@ def test_usage_errors(argv, message, capsys):
 
 
 @pytest.mark.parametrize("command", [
-    ["-m", "export", "--help"],
+    ["-m", "bert_tf.cli.export", "--help"],
     # As the `bert-tf-export` console script starts it: `__main__` is a wrapper.
-    ["-c", "import sys; sys.argv[0] = 'bert-tf-export'; from export.__main__ import run; run()",
+    ["-c", "import sys; sys.argv[0] = 'bert-tf-export'; from bert_tf.export.__main__ import run; run()",
      "--help"],
 ])
 def test_help_is_a_usage_guide(command):

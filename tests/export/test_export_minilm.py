@@ -10,8 +10,8 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 import tf_keras
 
-import export.inspect as inspect_cli
-from export import demo, model_card
+import bert_tf.export.inspection as inspect_cli
+from bert_tf.export import demo, model_card
 from export_helpers import assert_close, run_cli, run_subprocess
 
 with warnings.catch_warnings():

@@ -12,9 +12,9 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 import tf_keras
 
-import export.fill_mask as fill_mask_cli
-from export import fill_mask
-from export.errors import ExportedModelError
+import bert_tf.export.fill_mask as fill_mask_cli
+from bert_tf.export import fill_mask
+from bert_tf.export.errors import ExportedModelError
 import checkpoint_factory
 from export_helpers import assert_close, run_cli
 

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from export.sources import resolve_sources
+from bert_tf.export.sources import resolve_sources
 
 
 def _google_copy(checkpoints, tmp_path, name):

@@ -26,7 +26,7 @@ def nli_files(tmp_path_factory):
 def tiny_export_dir(tmp_path_factory) -> pathlib.Path:
     """A tiny random BERT (3 token types, for three-segment inputs) exported by `export_pair`."""
     import checkpoint_factory  # tests/, on sys.path through tests/conftest.py
-    from export import pair
+    from bert_tf.export import pair
 
     folder = tmp_path_factory.mktemp("tiny_bert")
     written = checkpoint_factory.write_hf_checkpoint(
@@ -38,7 +38,7 @@ def tiny_export_dir(tmp_path_factory) -> pathlib.Path:
 
 
 def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "finetune", "--noprogress", *args]
+    return [sys.executable, "-m", "bert_tf.cli.finetune", "--noprogress", *args]
 
 
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -63,7 +63,7 @@ def assert_export_matches_model(result, eval_data, export_path, labels):
     """The exported SavedModel gives the in-memory classifier's probabilities and labels on `eval_data`."""
     import tensorflow as tf
 
-    from finetune import model
+    from bert_tf.finetune import model
 
     names = result.config.segment_names
     columns = {name: tf.constant([e.segments[i] for e in eval_data.examples]) for i, name in enumerate(names)}

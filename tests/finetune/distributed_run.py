@@ -21,7 +21,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from finetune import data, serving, train  # noqa: E402
+from bert_tf.finetune import data, serving, train  # noqa: E402
 
 export_dir, train_path, eval_path, out_dir = sys.argv[1:5]
 train_data, eval_data = data.read_nli(train_path), data.read_nli(eval_path)

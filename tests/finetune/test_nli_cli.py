@@ -3,7 +3,7 @@
 import pytest
 import tensorflow as tf
 
-from finetune.__main__ import _op_error_summary
+from bert_tf.finetune.__main__ import _op_error_summary
 
 from conftest import run_cli
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 import nli_synth
-from finetune import data
+from bert_tf.finetune import data
 
 MNLI_JSONL = "\n".join(json.dumps(row) for row in [
     {"annotator_labels": ["neutral"], "genre": "government", "gold_label": "neutral",

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import assert_export_matches_model
-from finetune import data, model, serving, train
+from bert_tf.finetune import data, model, serving, train
 
 pytestmark = pytest.mark.slow
 

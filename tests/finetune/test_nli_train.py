@@ -7,7 +7,7 @@ import tf_keras
 
 import nli_synth
 from conftest import assert_export_matches_model
-from finetune import data, model, serving, train
+from bert_tf.finetune import data, model, serving, train
 
 
 def _config(**overrides):

@@ -125,7 +125,7 @@ def tiny_vocab_file(tmp_path_factory) -> pathlib.Path:
 @pytest.fixture(scope="session")
 def make_tokenizer():
     """(vocab_file, settings name) -> (our BertTokenizer, ReferenceTokenizer)."""
-    from preprocess import BertTokenizer, TokenizerSettings, load_vocab
+    from bert_tf.preprocess import BertTokenizer, TokenizerSettings, load_vocab
 
     @functools.lru_cache(maxsize=None)
     def make(vocab_file, settings_name):
@@ -146,7 +146,7 @@ def make_tokenizer():
 def saved_preprocess_dir(tmp_path_factory, uncased_vocab_file) -> pathlib.Path:
     """One SavedModel of the MiniLM (uncased) preprocessor for the session."""
     import tensorflow as tf
-    from preprocess import TokenizerSettings, build_preprocess_model
+    from bert_tf.preprocess import TokenizerSettings, build_preprocess_model
 
     model = build_preprocess_model(uncased_vocab_file, TokenizerSettings(do_lower_case=True))
     path = tmp_path_factory.mktemp("preprocess") / "preprocess"

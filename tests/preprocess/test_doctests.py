@@ -5,7 +5,7 @@ import doctest
 import pytest
 import tensorflow as tf
 
-from preprocess import normalize, packing, tokenizer
+from bert_tf.preprocess import normalize, packing, tokenizer
 
 
 @pytest.mark.parametrize("module", [normalize, packing, tokenizer])

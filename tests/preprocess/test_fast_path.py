@@ -67,7 +67,7 @@ OTHER_LINES = [
 
 
 def _tokenizers(make_tokenizer, vocab_file, settings_name):
-    from preprocess import BertTokenizer, TokenizerSettings
+    from bert_tf.preprocess import BertTokenizer, TokenizerSettings
 
     ours, ref = make_tokenizer(vocab_file, settings_name)
     exact = BertTokenizer(
@@ -101,7 +101,7 @@ def test_fast_path_lines_like_reference(make_tokenizer, uncased_vocab_file, sett
 
 def test_routing(uncased_vocab_file):
     """The fast path really runs on SIMPLE_LINES (and only on them)."""
-    from preprocess import tokenizer
+    from bert_tf.preprocess import tokenizer
 
     pattern = tokenizer._SIMPLE_ASCII_LINE  # pylint: disable=protected-access
     assert all(tf.strings.regex_full_match(SIMPLE_LINES, pattern).numpy())

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from helpers import per_row_ids
 import preprocess_reference as reference
-from preprocess import load_vocab
+from bert_tf.preprocess import load_vocab
 
 TEXTS = ["The quick brown fox.", "Ünïcödé ΣΟΦΙΑ 中文 emoji 😀!", ""]
 PAIRS = ["A man is playing.", "Zwei Männer spielen Fußball im Regen."]

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from preprocess import SpecialTokenIds, bert_pack_inputs
+from bert_tf.preprocess import SpecialTokenIds, bert_pack_inputs
 
 CLS, SEP, PAD = 101, 102, 0
 SPECIAL = SpecialTokenIds(start_of_sequence_id=CLS, end_of_segment_id=SEP, padding_id=PAD)
@@ -101,7 +101,7 @@ def test_no_segments_is_a_clear_error():
 def test_round_robin_lengths_match_tf_text_trimmer(num_segments):
     """The closed form against `tf_text.RoundRobinTrimmer` itself."""
     import tensorflow_text as tf_text
-    from preprocess.packing import round_robin_lengths
+    from bert_tf.preprocess.packing import round_robin_lengths
 
     rng = np.random.default_rng(num_segments)
     lengths = np.concatenate(

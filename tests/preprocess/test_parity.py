@@ -181,7 +181,7 @@ def test_canonical_reordering(tmp_path, settings_name):
     """NFD sorts a run of marks by combining class; Mn ones are then dropped,
     non-Mn ones (here musical stems, classes 226 and 216) keep the new order."""
     from conftest import SETTINGS, SPECIAL_TOKENS, write_vocab
-    from preprocess import BertTokenizer, TokenizerSettings
+    from bert_tf.preprocess import BertTokenizer, TokenizerSettings
     import preprocess_reference as reference
 
     stem, flag = "\U0001d165", "\U0001d16d"  # ccc 216, ccc 226

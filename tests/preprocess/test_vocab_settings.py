@@ -9,7 +9,7 @@ import tensorflow as tf
 
 import preprocess_reference as reference
 from helpers import parity
-from preprocess import BertTokenizer, SettingsError, TokenizerSettings, VocabError, load_vocab
+from bert_tf.preprocess import BertTokenizer, SettingsError, TokenizerSettings, VocabError, load_vocab
 
 
 def test_load_vocab_matches_reference(tmp_path):

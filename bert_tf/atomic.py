@@ -1,7 +1,10 @@
-"""Write a folder atomically: build it beside its destination, then rename it into place.
+"""Atomic outputs: build a folder or file beside its destination, then rename it into place.
 
-A reader of `output_dir` sees either nothing (or the previous export, with
-`overwrite=True`) or the finished folder, never a half-written one. If the
+Every output of bert-tf (an export, a fine-tuned classifier, an embeddings
+`.npy`, a run's JSON files) is written through this module. A reader of the
+destination sees either nothing (or the previous version, with
+`overwrite=True`) or the finished output, never a half-written one. New
+folders and files follow the process umask, like any other output. If the
 writer fails, is interrupted (Ctrl-C) or raises, the temporary folder is removed
 and any parent folders this module created are removed again. A writer killed
 with SIGKILL cannot clean up: its `.NAME.tmp-PID-*` folder stays hidden beside
@@ -19,15 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import pathlib
 import shutil
 import tempfile
-from typing import Iterator
+from typing import Any, Iterator
 
 from absl import logging
 
-from export.errors import ExportError
+from bert_tf.errors import OutputError
 
 _NOT_WRITABLE = (errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOTDIR)
 
@@ -44,24 +48,30 @@ def os_error_message(error: OSError, path: os.PathLike | str) -> str:
     return f"cannot write {error.filename or path}: {reason}"
 
 
-def check_destination(output_dir: os.PathLike | str, *, overwrite: bool) -> pathlib.Path:
+def check_destination(output_dir: os.PathLike | str, *, overwrite: bool,
+                      name: str = "--output_dir") -> pathlib.Path:
     """Fails early when `output_dir` cannot be (over)written; returns its absolute path.
 
+    Args:
+        output_dir: the folder to create.
+        overwrite: whether an existing folder may be replaced.
+        name: how messages call the destination (the flag that names it).
+
     Raises:
-        ExportError: `output_dir` exists and `overwrite` is False, or it exists
+        OutputError: `output_dir` exists and `overwrite` is False, or it exists
             and is not a folder.
     """
     out = pathlib.Path(output_dir).expanduser().absolute()
     if out.exists() or out.is_symlink():
         if not out.is_dir():
-            raise ExportError(f"--output_dir {out} exists and is not a folder")
+            raise OutputError(f"{name} {out} exists and is not a folder")
         if not overwrite:
-            raise ExportError(
-                f"--output_dir {out} already exists: pass --overwrite to replace it")
+            raise OutputError(
+                f"{name} {out} already exists: pass --overwrite to replace it")
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
-                raise ExportError(f"output folder not writable: {parent} is not a folder")
+                raise OutputError(f"output folder not writable: {parent} is not a folder")
             break
     return out
 
@@ -109,13 +119,13 @@ def _remove_empty(folders: list[pathlib.Path]) -> None:
             folder.rmdir()
 
 
-def _move_into_place(tmp: pathlib.Path, out: pathlib.Path, overwrite: bool) -> None:
+def _move_into_place(tmp: pathlib.Path, out: pathlib.Path, overwrite: bool, name: str) -> None:
     """Renames `tmp` to `out`; an existing `out` is replaced only if the rename succeeds."""
     if not (out.exists() or out.is_symlink()):
         os.rename(tmp, out)
         return
     if not overwrite:
-        raise ExportError(f"--output_dir {out} appeared during the export: "
+        raise OutputError(f"{name} {out} appeared while it was written: "
                           "pass --overwrite to replace it")
     backup = out.with_name(f".{out.name}.old-{os.getpid()}")
     os.rename(out, backup)
@@ -131,8 +141,8 @@ def _move_into_place(tmp: pathlib.Path, out: pathlib.Path, overwrite: bool) -> N
 
 
 @contextlib.contextmanager
-def atomic_directory(output_dir: os.PathLike | str, *,
-                     overwrite: bool = False) -> Iterator[pathlib.Path]:
+def atomic_directory(output_dir: os.PathLike | str, *, overwrite: bool = False,
+                     name: str = "--output_dir") -> Iterator[pathlib.Path]:
     """Yields an empty temporary folder beside `output_dir`; renames it there on success.
 
     Args:
@@ -140,15 +150,16 @@ def atomic_directory(output_dir: os.PathLike | str, *,
             (and removed again if the write fails).
         overwrite: replace an existing `output_dir`. The old folder is removed
             only after the new one is in place.
+        name: how messages call the destination (the flag that names it).
 
     Yields:
         The temporary folder to fill, on the same file system as `output_dir`.
 
     Raises:
-        ExportError: `output_dir` exists without `overwrite`, or its parent is
+        OutputError: `output_dir` exists without `overwrite`, or its parent is
             not writable, or the disk fills up while renaming.
     """
-    out = check_destination(output_dir, overwrite=overwrite)
+    out = check_destination(output_dir, overwrite=overwrite, name=name)
     try:
         created = _make_parents(out.parent)
         _remove_stale_temporaries(out)
@@ -156,13 +167,46 @@ def atomic_directory(output_dir: os.PathLike | str, *,
                                             dir=out.parent))
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0o700 would make the export private.
     except OSError as error:
-        raise ExportError(os_error_message(error, out.parent)) from error
+        raise OutputError(os_error_message(error, out.parent)) from error
     try:
         yield tmp
-        _move_into_place(tmp, out, overwrite)
+        _move_into_place(tmp, out, overwrite, name)
     except BaseException as error:
         shutil.rmtree(tmp, ignore_errors=True)
         _remove_empty(created)
         if isinstance(error, OSError):
-            raise ExportError(os_error_message(error, tmp)) from error
+            raise OutputError(os_error_message(error, tmp)) from error
         raise
+
+
+@contextlib.contextmanager
+def atomic_file(path: os.PathLike | str) -> Iterator[pathlib.Path]:
+    """Yields a temporary path beside `path`; renames it to `path` when the block succeeds.
+
+    The file is created empty with the umask's permissions (`mkstemp`'s 0o600
+    would make it private). On any error the temporary file is removed and
+    `path` is left as it was; an `OSError` becomes a one-line `OutputError`.
+    """
+    path = pathlib.Path(path)
+    try:
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
+        os.close(fd)
+        tmp = pathlib.Path(name)
+        os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as error:
+        raise OutputError(os_error_message(error, path.parent)) from error
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as error:
+        tmp.unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise OutputError(os_error_message(error, path)) from error
+        raise
+
+
+def write_json(path: os.PathLike | str, value: Any) -> pathlib.Path:
+    """Writes `value` as indented JSON to `path`, atomically; returns the path."""
+    with atomic_file(path) as tmp:
+        tmp.write_text(json.dumps(value, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return pathlib.Path(path)

@@ -1,7 +1,7 @@
 """Sentence embeddings from an exported pair: text in, one float32 vector per text out.
 
 `embed(texts, export_dir)` reads an export folder (`encoder/` + `preprocess/`,
-see INTERFACE.md), tokenizes with the exported preprocessing model, runs the
+see docs/interface.md), tokenizes with the exported preprocessing model, runs the
 exported encoder and pools each text into one vector:
 
 - `pooling="mean"`: the mean of the last layer over the text's tokens,
@@ -26,54 +26,39 @@ Example:
     vectors.shape  # (2, 384)
     float(vectors[0] @ vectors[1])  # cosine similarity
 
-For files of any size use `embed_file` (or the `bert-tf-embed` command), which
-streams the input and writes the `.npy` incrementally.
+For files of any size use `bert_tf.embedding.embed_file` (or the
+`bert-tf-embed` command), which streams the input and writes the `.npy`
+incrementally.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import functools
-import json
 import os
 import pathlib
-import time
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
 
-from bert_tf.errors import BertTfError
+from bert_tf import interface
+from bert_tf.embedding.options import DEFAULTS, POOLINGS, EmbedError
 
-POOLINGS = ("mean", "cls", "pooled")
-DEFAULT_BATCH_SIZE = 32
-# Texts tokenized per call of the preprocessing model, and lines per sorted
-# chunk when streaming a file: large enough that sorting by length pays off.
+# Texts tokenized per call of the preprocessing model: large enough that
+# sorting by length pays off.
 _TOKENIZE_BATCH = 1024
-DEFAULT_CHUNK_LINES = 8192
 
 ProgressFn = Callable[[int, int], None]
-
-
-class EmbedError(BertTfError, ValueError):
-    """Bad arguments or input for embedding (one line, names the problem)."""
-
-
-def _int_spec(name: str) -> tf.TensorSpec:
-    return tf.TensorSpec([None, None], tf.int32, name=name)
-
-
-_INPUT_SPEC = {key: _int_spec(key) for key in ("input_word_ids", "input_mask", "input_type_ids")}
 
 
 def _pool(outputs, input_mask, pooling: str, normalize: bool):
     """`[batch, hidden]` vectors from the encoder's outputs (inside tf.function)."""
     if pooling == "pooled":
-        vectors = outputs["pooled_output"]
+        vectors = outputs[interface.POOLED_OUTPUT]
     elif pooling == "cls":
-        vectors = outputs["sequence_output"][:, 0, :]
+        vectors = outputs[interface.SEQUENCE_OUTPUT][:, 0, :]
     else:
-        sequence = outputs["sequence_output"]
+        sequence = outputs[interface.SEQUENCE_OUTPUT]
         mask = tf.cast(input_mask, sequence.dtype)[:, :, tf.newaxis]
         total = tf.reduce_sum(sequence * mask, axis=1)
         count = tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
@@ -94,16 +79,15 @@ class Embedder:
     """
 
     def __init__(self, export_dir: str | os.PathLike):
-        self.export_dir = pathlib.Path(export_dir)
-        for part in ("encoder", "preprocess"):
-            if not (self.export_dir / part / "saved_model.pb").is_file():
-                raise EmbedError(
-                    f"export_dir {self.export_dir}: no {part}/ SavedModel (expected "
-                    f"{self.export_dir / part / 'saved_model.pb'}); make one with bert-tf-export")
+        try:
+            layout = interface.check_export_dir(export_dir)
+        except interface.ExportDirError as error:
+            raise EmbedError(f"export_dir: {error}; make one with bert-tf-export") from None
+        self.export_dir = layout.root
         import tensorflow_text  # noqa: F401  (registers the tf-text ops of preprocess/)
 
-        self._preprocess = tf.saved_model.load(str(self.export_dir / "preprocess"))
-        self._encoder = tf.saved_model.load(str(self.export_dir / "encoder"))
+        self._preprocess = tf.saved_model.load(os.fspath(layout.preprocess_dir))
+        self._encoder = tf.saved_model.load(os.fspath(layout.encoder_dir))
         special = {k: int(v) for k, v in
                    self._preprocess.tokenize.get_special_tokens_dict().items()}
         self.cls_id = special["start_of_sequence_id"]
@@ -125,10 +109,10 @@ class Embedder:
         if key not in self._functions:
             encoder = self._encoder
 
-            @tf.function(input_signature=[_INPUT_SPEC])
+            @tf.function(input_signature=[interface.encoder_input_spec()])
             def encode(inputs):
                 outputs = encoder(inputs, training=False)
-                return _pool(outputs, inputs["input_mask"], pooling, normalize)
+                return _pool(outputs, inputs[interface.INPUT_MASK], pooling, normalize)
 
             self._functions[key] = encode
         return self._functions[key]
@@ -172,7 +156,7 @@ class Embedder:
         return np.concatenate(flats).astype(np.int32, copy=False), starts
 
     def embed(self, texts: Sequence[str], *, pooling: str = "mean", normalize: bool = False,
-              batch_size: int = DEFAULT_BATCH_SIZE, max_seq_length: int | None = None,
+              batch_size: int = DEFAULTS.batch_size, max_seq_length: int | None = None,
               progress: ProgressFn | None = None) -> np.ndarray:
         """Embeds `texts`; see the module docstring. Returns float32 `[len(texts), hidden]`."""
         texts = _check_texts(texts)
@@ -211,8 +195,8 @@ class Embedder:
             ids[r, 1:n - 1] = flat[start:start + n - 2]
             ids[r, n - 1] = self.sep_id
         mask = (np.arange(width)[np.newaxis, :] < batch_lengths[:, np.newaxis]).astype(np.int32)
-        return {"input_word_ids": tf.constant(ids), "input_mask": tf.constant(mask),
-                "input_type_ids": tf.zeros_like(ids)}
+        return {interface.INPUT_WORD_IDS: tf.constant(ids), interface.INPUT_MASK: tf.constant(mask),
+                interface.INPUT_TYPE_IDS: tf.zeros_like(ids)}
 
 
 def _check_options(pooling: str, batch_size: int) -> None:
@@ -248,9 +232,9 @@ def load(export_dir: str | os.PathLike) -> Embedder:
     return _embedder(str(path.resolve()))
 
 
-def embed(texts: Sequence[str], export_dir: str | os.PathLike, *, pooling: str = "mean",
-          normalize: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
-          max_seq_length: int | None = None) -> np.ndarray:
+def embed(texts: Sequence[str], export_dir: str | os.PathLike, *,
+          pooling: str = DEFAULTS.pooling, normalize: bool = DEFAULTS.normalize, batch_size: int = DEFAULTS.batch_size,
+          max_seq_length: int | None = DEFAULTS.max_seq_length) -> np.ndarray:
     """Embeds `texts` with the exported pair in `export_dir`.
 
     Args:
@@ -270,168 +254,3 @@ def embed(texts: Sequence[str], export_dir: str | os.PathLike, *, pooling: str =
     """
     return load(export_dir).embed(texts, pooling=pooling, normalize=normalize,
                                   batch_size=batch_size, max_seq_length=max_seq_length)
-
-
-# --- Files: streaming in, .npy out -------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class EmbedFileResult:
-    """What `embed_file` wrote: `count` vectors of width `dim` to `output`."""
-
-    output: pathlib.Path
-    count: int
-    dim: int
-    seconds: float
-
-
-def count_lines(path: pathlib.Path) -> int:
-    """Lines in `path` as `read_lines` yields them (a last line without a newline counts)."""
-    count, last = 0, b"\n"
-    with open(path, "rb") as f:
-        while block := f.read(1 << 22):
-            count += block.count(b"\n")
-            last = block[-1:]
-    return count + (last != b"\n")
-
-
-def read_lines(path: pathlib.Path, json_field: str | None = None) -> Iterator[str]:
-    """Yields the text of each line of `path`, one per line, never the whole file.
-
-    Plain text: the line without its line ending. JSON lines: the string at
-    `json_field` of each line's object. A blank line is the empty text in both
-    modes, so that line `i` always gives vector `i`.
-
-    Raises:
-      EmbedError: a line is not UTF-8, not JSON, or lacks a string `json_field`,
-        naming the file and line number.
-    """
-    try:
-        f = open(path, "rb")
-    except OSError as e:
-        raise EmbedError(f"input {path}: cannot read ({e.strerror})") from None
-    with f:
-        for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                raise EmbedError(f"{path}:{number}: not valid UTF-8 ({e.reason} at byte "
-                                 f"{e.start})") from None
-            if json_field is None:
-                yield line
-            elif not line.strip():
-                yield ""
-            else:
-                yield _json_text(line, json_field, path, number)
-
-
-def _json_text(line: str, field: str, path: pathlib.Path, number: int) -> str:
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise EmbedError(f"{path}:{number}: not a JSON line ({e.msg} at column {e.colno})") \
-            from None
-    if not isinstance(record, dict) or field not in record:
-        raise EmbedError(f"{path}:{number}: expected a JSON object with field {field!r}, "
-                         f"found {_describe(record)}")
-    text = record[field]
-    if not isinstance(text, str):
-        raise EmbedError(f"{path}:{number}: field {field!r}: expected a string, found "
-                         f"{type(text).__name__}")
-    return text
-
-
-def _describe(record) -> str:
-    if isinstance(record, dict):
-        keys = ", ".join(repr(k) for k in list(record)[:5])
-        return f"an object with fields {keys}" if keys else "an empty object"
-    return f"a JSON {type(record).__name__}"
-
-
-def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
-    chunk: list[str] = []
-    for line in lines:
-        chunk.append(line)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
-               export_dir: str | os.PathLike, *, pooling: str = "mean",
-               normalize: bool = False, batch_size: int = DEFAULT_BATCH_SIZE,
-               max_seq_length: int | None = None, json_field: str | None = None,
-               chunk_lines: int = DEFAULT_CHUNK_LINES,
-               progress: ProgressFn | None = None) -> EmbedFileResult:
-    """Embeds every line of a text or JSON-lines file into a float32 `.npy`.
-
-    Streams: a first pass counts the lines, then chunks of `chunk_lines`
-    lines are read, sorted by length, embedded and written into the `.npy`
-    (memory-mapped) at their line numbers; memory stays at one chunk whatever
-    the file's size. The output appears only when complete (written beside it
-    under a temporary name, then renamed).
-
-    Args:
-      input_path: UTF-8 text, one text per line; or JSON lines with `json_field`.
-      output_path: the `.npy` to write, float32 `[lines, hidden]`, row `i` for line `i`.
-      export_dir, pooling, normalize, batch_size, max_seq_length: as for `embed`.
-      json_field: read each line as a JSON object and embed this field.
-      chunk_lines: lines read, sorted and embedded at a time.
-      progress: called as `progress(lines_done, lines_total)` after each batch.
-
-    Returns:
-      `EmbedFileResult`.
-
-    Raises:
-      EmbedError: a missing or unreadable input, a bad line (file and line
-        number), an unwritable output, or a bad argument.
-    """
-    _check_options(pooling, batch_size)
-    if chunk_lines < 1:
-        raise EmbedError(f"chunk_lines: expected an int >= 1, found {chunk_lines!r}")
-    input_path, output_path = pathlib.Path(input_path), pathlib.Path(output_path)
-    if not input_path.is_file():
-        raise EmbedError(f"input {input_path}: no such file")
-    if not output_path.parent.is_dir():
-        raise EmbedError(f"output {output_path}: folder {output_path.parent} does not exist")
-    embedder = load(export_dir)
-    seq_length = embedder.check_seq_length(max_seq_length)
-    started = time.perf_counter()
-    try:
-        total = count_lines(input_path)
-    except OSError as e:
-        raise EmbedError(f"input {input_path}: cannot read ({e.strerror})") from None
-    dim = embedder.dim
-    tmp = output_path.with_name(f".{output_path.name}.tmp-{os.getpid()}")
-    try:
-        if total == 0:
-            with open(tmp, "wb") as f:
-                np.save(f, np.zeros((0, dim), np.float32), allow_pickle=False)
-            os.replace(tmp, output_path)
-            return EmbedFileResult(output_path, 0, dim, time.perf_counter() - started)
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(total, dim))
-        done = 0
-        for chunk in _chunks(read_lines(input_path, json_field), chunk_lines):
-            if done + len(chunk) > total:
-                raise EmbedError(f"input {input_path}: grew while being read "
-                                 f"(counted {total} lines)")
-            base = done
-            out[base:base + len(chunk)] = embedder.embed(
-                chunk, pooling=pooling, normalize=normalize, batch_size=batch_size,
-                max_seq_length=seq_length,
-                progress=None if progress is None else
-                (lambda n, _, base=base: progress(base + n, total)))
-            done += len(chunk)
-        if done != total:
-            raise EmbedError(f"input {input_path}: shrank while being read "
-                             f"(counted {total} lines, read {done})")
-        out.flush()
-        del out
-        os.replace(tmp, output_path)
-    except OSError as e:
-        raise EmbedError(f"output {output_path}: cannot write ({e.strerror})") from None
-    finally:
-        tmp.unlink(missing_ok=True)
-    return EmbedFileResult(output_path, total, dim, time.perf_counter() - started)

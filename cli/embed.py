@@ -1,0 +1,89 @@
+r"""One sentence vector per line of a text file, from an export folder.
+
+Reads INPUT (UTF-8 text, one text per line; or JSON lines with --json_field),
+runs the export's preprocessing model and encoder, pools each text into one
+vector and writes OUTPUT, a float32 `.npy` of shape `[lines, hidden]`: row `i`
+is line `i` of INPUT (a blank line is the empty text, so rows and lines always
+line up). Load it with `numpy.load(OUTPUT)`, or `numpy.load(OUTPUT,
+mmap_mode="r")` when it is large.
+
+Examples:
+
+  # Export the model once (see bert-tf-export --help), then embed:
+  bert-tf-export --checkpoint=path/to/all-MiniLM-L6-v2 --output_dir=exports/minilm
+  bert-tf-embed --export_dir=exports/minilm --input=sentences.txt \
+      --output=vectors.npy --pooling=mean --normalize
+
+  # JSON lines: embed the "text" field of each object:
+  bert-tf-embed --export_dir=exports/minilm --input=docs.jsonl --json_field=text \
+      --output=docs.npy --pooling=mean --normalize --max_seq_length=256
+
+  # A classic BERT: the [CLS] vector, or the tanh pooler's output:
+  bert-tf-embed --export_dir=exports/bert_base --input=x.txt --output=x.npy --pooling=cls
+
+Pooling: `mean` averages the last layer over each text's tokens ([CLS] and
+[SEP] included, padding excluded), as sentence-transformers does for
+all-MiniLM-L6-v2 and most embedding models; `cls` takes the last layer at
+[CLS]; `pooled` takes the encoder's `pooled_output`. With --normalize every
+vector has unit length, so a dot product is the cosine similarity.
+
+Files of any size: a first pass counts the lines, then the file is read in
+chunks (--chunk_lines), each sorted by length and embedded in batches padded
+to their longest text, and written into OUTPUT in place; memory stays at one
+chunk. OUTPUT appears only when complete. Progress is logged as it goes.
+
+The same from Python: bert_tf.embed(texts, export_dir) for a list of
+texts, bert_tf.embed_file(input, output, export_dir) for a file.
+
+Errors (a missing export, an unreadable or non-UTF-8 line, a JSON line without
+the field, an unwritable output) print one line `error: ...` naming the file
+and line, and exit with status 1, leaving no OUTPUT.
+"""
+
+from __future__ import annotations
+
+from bert_tf.cli.command import Command, Flag
+from bert_tf.embedding.options import POOLINGS, EmbedOptions
+
+FLAGS = (
+    Flag("export_dir", str,
+         "The export folder (holding encoder/ and preprocess/) made by bert-tf-export.",
+         required=True),
+    Flag("input", str,
+         "The texts: a UTF-8 file, one text per line (or JSON lines with --json_field).",
+         required=True),
+    Flag("output", str, "The .npy to write: float32 [lines, hidden], row i for line i.",
+         required=True),
+    Flag("pooling", "enum",
+         "How a text's token vectors become one vector: mean over tokens, the [CLS] token, "
+         "or the encoder's pooled_output.", choices=POOLINGS),
+    Flag("normalize", bool, "Scale every vector to unit L2 norm."),
+    Flag("batch_size", int, "Texts per encoder call.", lower_bound=1),
+    Flag("max_seq_length", int,
+         "Tokens per text, [CLS] and [SEP] included; longer texts are truncated. Default: "
+         "the export's default_seq_length (usually 128).", lower_bound=2),
+    Flag("json_field", str, "Read INPUT as JSON lines and embed this field of each object."),
+    Flag("chunk_lines", int,
+         "Lines read, sorted by length and embedded at a time (memory bound).", lower_bound=1),
+)
+
+
+def main(args) -> int:
+    from bert_tf.embedding import LogProgress, embed_file
+
+    result = embed_file(
+        args.input, args.output, args.export_dir, pooling=args.pooling,
+        normalize=args.normalize, batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length, json_field=args.json_field,
+        chunk_lines=args.chunk_lines, progress=LogProgress())
+    print(f"Wrote {result.count} x {result.dim} float32 vectors to {result.output} "
+          f"in {result.seconds:.1f} s")
+    return 0
+
+
+COMMAND = Command("bert-tf-embed", __doc__, main, flags=FLAGS, defaults=EmbedOptions,
+                  interrupted="interrupted: no output was written")
+run = COMMAND.run
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,28 @@
+"""Sentence embeddings from an export folder: texts in, one float32 vector per text out.
+
+- `embed(texts, export_dir, ...)` -> float32 `[len(texts), hidden]`
+  (`bert_tf.embedding.embedder`);
+- `embed_file(input, output, export_dir, ...)`: a text or JSON-lines file of
+  any size -> a `.npy`, streamed (`bert_tf.embedding.files`);
+- `EmbedOptions` / `DEFAULTS`: the options and their defaults
+  (`bert_tf.embedding.options`).
+
+Attributes load on first use (`bert_tf.lazy`).
+
+Example:
+
+    from bert_tf import embed
+    vectors = embed(["A man is eating food.", "A man rides a horse."],
+                    "exports/all-MiniLM-L6-v2", pooling="mean", normalize=True)
+"""
+
+from bert_tf import lazy
+
+_EMBEDDER, _FILES, _OPTIONS = ("bert_tf.embedding.embedder", "bert_tf.embedding.files",
+                               "bert_tf.embedding.options")
+__getattr__, __dir__ = lazy.exports(__name__, {
+    "Embedder": _EMBEDDER, "embed": _EMBEDDER, "load": _EMBEDDER,
+    "EmbedFileResult": _FILES, "LogProgress": _FILES, "count_lines": _FILES,
+    "embed_file": _FILES, "read_lines": _FILES,
+    "DEFAULTS": _OPTIONS, "POOLINGS": _OPTIONS, "EmbedError": _OPTIONS, "EmbedOptions": _OPTIONS,
+})

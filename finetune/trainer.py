@@ -1,0 +1,99 @@
+"""The distributed step functions of one run: training step, evaluation step, evaluation.
+
+* the loss of a replica is its per-example cross-entropy summed and divided by
+  the global batch size, so the replicas' gradients add up (the optimizer
+  all-reduces them) to the gradient of the global batch's mean loss, the same
+  as on one device;
+* with `jit_compile` the forward and backward pass of a replica is one XLA
+  cluster, and so is the optimizer's per-variable update.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+import tf_keras
+
+from bert_tf.finetune import metrics, pipeline
+from bert_tf.finetune.config import TrainConfig
+from bert_tf.finetune.data import NliData
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run's files (always, but on multi-worker non-chiefs)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    cluster = resolver.cluster_spec().as_dict() if resolver is not None else {}
+    if not cluster or resolver.task_type in (None, "chief"):
+        return True
+    return resolver.task_type == "worker" and resolver.task_id == 0 and "chief" not in cluster
+
+
+class Trainer:
+    """Owns the distributed step functions of one run."""
+
+    def __init__(self, strategy, classifier, optimizer, config: TrainConfig):
+        self.strategy = strategy
+        self.classifier = classifier
+        self.optimizer = optimizer
+        self.config = config
+        self.loss_scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+        self._gradients = tf.function(self._replica_gradients, jit_compile=True) if config.jit_compile else self._replica_gradients
+
+    def _replica_gradients(self, features, labels):
+        variables = self.classifier.trainable_variables
+        with tf.GradientTape() as tape:
+            logits = self.classifier(features, training=True)["logits"]
+            per_example = tf_keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.config.batch_size)
+            if self.classifier.losses:
+                loss += tf.nn.scale_regularization_loss(tf.add_n(self.classifier.losses))
+            scaled = self.optimizer.get_scaled_loss(loss) if self.loss_scaling else loss
+        gradients = tape.gradient(scaled, variables)
+        if self.loss_scaling:
+            gradients = self.optimizer.get_unscaled_gradients(gradients)
+        return loss, gradients
+
+    def _replica_step(self, features, labels):
+        loss, gradients = self._gradients(features, labels)
+        self.optimizer.apply_gradients(zip(gradients, self.classifier.trainable_variables))
+        return loss
+
+    @tf.function
+    def train_step(self, iterator):
+        """One optimizer step on the next global batch; returns its mean loss."""
+        features, labels = next(iterator)
+        per_replica = self.strategy.run(self._replica_step, args=(features, labels))
+        return self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+
+    def _replica_eval(self, features, labels, weights):
+        logits = self.classifier(features, training=False)["logits"]
+        predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        confusion = tf.math.confusion_matrix(
+            labels, predictions, num_classes=len(self.config.labels), weights=weights, dtype=tf.float32
+        )
+        per_example = tf_keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        return confusion, tf.reduce_sum(per_example * weights)
+
+    @tf.function
+    def eval_step(self, iterator):
+        """Confusion matrix and summed loss of the next global eval batch."""
+        features, labels, weights = next(iterator)
+        confusion, loss = self.strategy.run(self._replica_eval, args=(features, labels, weights))
+        reduce = lambda v: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)  # noqa: E731
+        return reduce(confusion), reduce(loss)
+
+
+def evaluate(trainer: Trainer, packer: tf_keras.Model, eval_data: NliData) -> dict:
+    """Accuracy, per-class precision/recall and mean loss of the classifier on `eval_data`."""
+    config = trainer.config
+    dataset_fn, num_steps = pipeline.eval_dataset_fn(eval_data.examples, packer, config.segment_names, config.batch_size)
+    iterator = iter(trainer.strategy.distribute_datasets_from_function(dataset_fn))
+    confusion = np.zeros((len(config.labels),) * 2)
+    loss = 0.0
+    for _ in range(num_steps):
+        batch_confusion, batch_loss = trainer.eval_step(iterator)
+        confusion += batch_confusion.numpy()
+        loss += float(batch_loss)
+    result = metrics.classification_metrics(confusion, config.labels)
+    result["loss"] = loss / max(result["examples"], 1)
+    return result
