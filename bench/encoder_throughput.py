@@ -35,12 +35,16 @@ _BUDGET = flags.DEFINE_float("budget_s", 20.0, "Timing budget per shape, all con
 _XLA = flags.DEFINE_bool("xla", True, "Also time the restored encoder under jit_compile.")
 
 COLUMNS = [
-    ("model", "{}"), ("shape", "{}"),
-    ("ours_seq_per_s", "{:.1f}"), ("ours_xla_seq_per_s", "{:.1f}"),
+    ("model", "{}"),
+    ("shape", "{}"),
+    ("ours_seq_per_s", "{:.1f}"),
+    ("ours_xla_seq_per_s", "{:.1f}"),
     ("hf_torch_seq_per_s", "{:.1f}"),
-    ("ratio_vs_hf", "{:.2f}x"), ("ratio_xla_vs_hf", "{:.2f}x"),
+    ("ratio_vs_hf", "{:.2f}x"),
+    ("ratio_xla_vs_hf", "{:.2f}x"),
     ("matmul_gflop_per_s", "{:.0f}"),
-    ("ours_frac_of_matmul", "{:.0%}"), ("ours_xla_frac_of_matmul", "{:.0%}"),
+    ("ours_frac_of_matmul", "{:.0%}"),
+    ("ours_xla_frac_of_matmul", "{:.0%}"),
     ("hf_torch_frac_of_matmul", "{:.0%}"),
 ]
 
@@ -50,9 +54,11 @@ def _inputs(batch: int, seq: int, vocab: int) -> dict[str, np.ndarray]:
     ids = rng.integers(1000, vocab, size=(batch, seq), dtype=np.int32)
     ids[:, 0] = 101
     ids[:, -1] = 102
-    return {"input_word_ids": ids,
-            "input_mask": np.ones((batch, seq), np.int32),
-            "input_type_ids": np.zeros((batch, seq), np.int32)}
+    return {
+        "input_word_ids": ids,
+        "input_mask": np.ones((batch, seq), np.int32),
+        "input_type_ids": np.zeros((batch, seq), np.int32),
+    }
 
 
 def bench_model(name: str, shapes: list[tuple[int, int]], run: harness.Run) -> None:
@@ -72,9 +78,11 @@ def bench_model(name: str, shapes: list[tuple[int, int]], run: harness.Run) -> N
     for batch, seq in shapes:
         arrays = _inputs(batch, seq, shape.vocab)
         tf_inputs = {k: tf.constant(v) for k, v in arrays.items()}
-        pt_inputs = {"input_ids": torch.from_numpy(arrays["input_word_ids"]).long(),
-                     "attention_mask": torch.from_numpy(arrays["input_mask"]).long(),
-                     "token_type_ids": torch.from_numpy(arrays["input_type_ids"]).long()}
+        pt_inputs = {
+            "input_ids": torch.from_numpy(arrays["input_word_ids"]).long(),
+            "attention_mask": torch.from_numpy(arrays["input_mask"]).long(),
+            "token_type_ids": torch.from_numpy(arrays["input_type_ids"]).long(),
+        }
 
         def ours():
             return encoder(tf_inputs, training=False)["sequence_output"].numpy()
@@ -95,12 +103,22 @@ def bench_model(name: str, shapes: list[tuple[int, int]], run: harness.Run) -> N
             max_diff = max(max_diff, float(np.max(np.abs(ours_xla() - hf_torch()))))
         timings = harness.measure_interleaved(contenders, budget_s=_BUDGET.value)
         flops = harness.bert_forward_flops(
-            batch=batch, seq=seq, hidden=shape.hidden, layers=shape.layers,
-            intermediate=shape.intermediate)
+            batch=batch,
+            seq=seq,
+            hidden=shape.hidden,
+            layers=shape.layers,
+            intermediate=shape.intermediate,
+        )
         ceiling = matmul_flops / timings.pop("matmul").median_s / 1e9
-        row = {"model": name, "shape": f"{batch}x{seq}", "batch": batch, "seq_length": seq,
-               "gflop_per_forward": flops / 1e9, "max_abs_diff_vs_hf": max_diff,
-               "matmul_gflop_per_s": ceiling}
+        row = {
+            "model": name,
+            "shape": f"{batch}x{seq}",
+            "batch": batch,
+            "seq_length": seq,
+            "gflop_per_forward": flops / 1e9,
+            "max_abs_diff_vs_hf": max_diff,
+            "matmul_gflop_per_s": ceiling,
+        }
         for key, timing in timings.items():
             row[f"{key}_seq_per_s"] = timing.per_second(batch)
             row[f"{key}_gflop_per_s"] = flops / timing.median_s / 1e9
@@ -109,10 +127,13 @@ def bench_model(name: str, shapes: list[tuple[int, int]], run: harness.Run) -> N
         row["ratio_vs_hf"] = row["ours_seq_per_s"] / row["hf_torch_seq_per_s"]
         if "ours_xla" in timings:
             row["ratio_xla_vs_hf"] = row["ours_xla_seq_per_s"] / row["hf_torch_seq_per_s"]
-        print(f"  {name} {batch}x{seq}: ours {row['ours_seq_per_s']:.1f}/s, "
-              f"hf {row['hf_torch_seq_per_s']:.1f}/s, ratio {row['ratio_vs_hf']:.2f}x, "
-              f"{row['ours_frac_of_matmul']:.0%} of matmul, "
-              f"max|diff| {max_diff:.1e}", flush=True)
+        print(
+            f"  {name} {batch}x{seq}: ours {row['ours_seq_per_s']:.1f}/s, "
+            f"hf {row['hf_torch_seq_per_s']:.1f}/s, ratio {row['ratio_vs_hf']:.2f}x, "
+            f"{row['ours_frac_of_matmul']:.0%} of matmul, "
+            f"max|diff| {max_diff:.1e}",
+            flush=True,
+        )
         run.add(row)
 
 

@@ -35,9 +35,13 @@ _MAX_SEQ = flags.DEFINE_integer("max_seq_length", 256, "Token limit of both cont
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed runs of each contender.")
 
 COLUMNS = [
-    ("sentences", "{}"), ("mean_words", "{:.1f}"), ("batch_size", "{}"),
-    ("ours_sentences_per_s", "{:.1f}"), ("st_sentences_per_s", "{:.1f}"),
-    ("ratio_vs_st", "{:.2f}x"), ("min_cosine", "{:.6f}"),
+    ("sentences", "{}"),
+    ("mean_words", "{:.1f}"),
+    ("batch_size", "{}"),
+    ("ours_sentences_per_s", "{:.1f}"),
+    ("st_sentences_per_s", "{:.1f}"),
+    ("ratio_vs_st", "{:.2f}x"),
+    ("min_cosine", "{:.6f}"),
 ]
 
 
@@ -54,12 +58,18 @@ def main(argv) -> None:
     st.max_seq_length = _MAX_SEQ.value
 
     def ours(texts=sentences):
-        return embedder.embed(texts, pooling="mean", normalize=True,
-                              batch_size=_BATCH.value, max_seq_length=_MAX_SEQ.value)
+        return embedder.embed(
+            texts,
+            pooling="mean",
+            normalize=True,
+            batch_size=_BATCH.value,
+            max_seq_length=_MAX_SEQ.value,
+        )
 
     def sentence_transformers(texts=sentences):
-        return st.encode(texts, batch_size=_BATCH.value, convert_to_numpy=True,
-                         show_progress_bar=False)
+        return st.encode(
+            texts, batch_size=_BATCH.value, convert_to_numpy=True, show_progress_bar=False
+        )
 
     # Warm-up on every 8th sentence (all lengths, so every code path runs once),
     # then the agreement check on the results of the first timed runs.
@@ -70,17 +80,24 @@ def main(argv) -> None:
     def timed(name, fn):
         def run():
             outputs[name] = fn()
+
         return run
 
     timings = harness.measure_interleaved(
         {"ours": timed("ours", ours), "st": timed("st", sentence_transformers)},
-        warmup=0, repeats=_REPEATS.value, budget_s=0.0)
+        warmup=0,
+        repeats=_REPEATS.value,
+        budget_s=0.0,
+    )
     a, b = outputs["ours"], outputs["st"]
     cosine = np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
-    row = {"sentences": len(sentences),
-           "mean_words": float(np.mean([len(s.split()) for s in sentences])),
-           "batch_size": _BATCH.value, "max_seq_length": _MAX_SEQ.value,
-           "min_cosine": float(cosine.min())}
+    row = {
+        "sentences": len(sentences),
+        "mean_words": float(np.mean([len(s.split()) for s in sentences])),
+        "batch_size": _BATCH.value,
+        "max_seq_length": _MAX_SEQ.value,
+        "min_cosine": float(cosine.min()),
+    }
     for key, timing in timings.items():
         row[f"{key}_sentences_per_s"] = timing.per_second(len(sentences))
         row[f"{key}_timing"] = timing.to_dict()

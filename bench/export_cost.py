@@ -38,29 +38,38 @@ _REPEATS = flags.DEFINE_integer("repeats", 2, "Timed exports per checkpoint.")
 _WARMUP = flags.DEFINE_integer("warmup", 1, "Untimed exports per checkpoint first.")
 
 COLUMNS = [
-    ("model", "{}"), ("checkpoint_mb", "{:.0f}"),
-    ("export_s", "{:.1f}"), ("peak_rss_mb", "{:.0f}"), ("import_rss_mb", "{:.0f}"),
-    ("rss_over_checkpoint", "{:.2f}x"), ("rss_minus_imports_over_checkpoint", "{:.2f}x"),
+    ("model", "{}"),
+    ("checkpoint_mb", "{:.0f}"),
+    ("export_s", "{:.1f}"),
+    ("peak_rss_mb", "{:.0f}"),
+    ("import_rss_mb", "{:.0f}"),
+    ("rss_over_checkpoint", "{:.2f}x"),
+    ("rss_minus_imports_over_checkpoint", "{:.2f}x"),
 ]
 MB = 1e6
-IMPORTS = ("import tensorflow, tf_keras, tensorflow_text, safetensors; "
-           "import export.pair, export.__main__")
+IMPORTS = (
+    "import tensorflow, tf_keras, tensorflow_text, safetensors; import export.pair, export.__main__"
+)
 
 
 def run_child(args: list[str]) -> tuple[float, int]:
     """Runs `python args...` in a fresh process; returns (seconds, peak RSS bytes)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, cwd=models.REPO)
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=models.REPO,
+    )
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
         tail = output.decode(errors="replace").strip().splitlines()[-5:]
-        raise RuntimeError(f"{' '.join(args[:3])} failed ({proc.returncode}): "
-                           + " | ".join(tail))
+        raise RuntimeError(f"{' '.join(args[:3])} failed ({proc.returncode}): " + " | ".join(tail))
     return seconds, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux.
 
 
@@ -76,20 +85,34 @@ def main(argv) -> None:
         for name in _MODELS.value:
             checkpoint = models.random_checkpoint(name)
             size = models.checkpoint_bytes(checkpoint)
-            args = ["-m", "bert_tf.cli.export", f"--checkpoint={checkpoint}",
-                    f"--output_dir={os.path.join(workdir, name)}", "--overwrite"]
+            args = [
+                "-m",
+                "bert_tf.cli.export",
+                f"--checkpoint={checkpoint}",
+                f"--output_dir={os.path.join(workdir, name)}",
+                "--overwrite",
+            ]
             for _ in range(_WARMUP.value):
                 run_child(args)
             results = [run_child(args) for _ in range(_REPEATS.value)]
             seconds = statistics.median(r[0] for r in results)
             rss = statistics.median(r[1] for r in results)
-            row = {"model": name, "checkpoint": str(checkpoint),
-                   "checkpoint_mb": size / MB, "export_s": seconds, "peak_rss_mb": rss / MB,
-                   "import_rss_mb": import_rss / MB, "rss_over_checkpoint": rss / size,
-                   "rss_minus_imports_over_checkpoint": (rss - import_rss) / size,
-                   "runs": [{"seconds": s, "peak_rss_mb": r / MB} for s, r in results]}
-            print(f"  {name}: {seconds:.1f} s, peak RSS {rss / MB:.0f} MB "
-                  f"({rss / size:.2f}x the checkpoint)", flush=True)
+            row = {
+                "model": name,
+                "checkpoint": str(checkpoint),
+                "checkpoint_mb": size / MB,
+                "export_s": seconds,
+                "peak_rss_mb": rss / MB,
+                "import_rss_mb": import_rss / MB,
+                "rss_over_checkpoint": rss / size,
+                "rss_minus_imports_over_checkpoint": (rss - import_rss) / size,
+                "runs": [{"seconds": s, "peak_rss_mb": r / MB} for s, r in results],
+            }
+            print(
+                f"  {name}: {seconds:.1f} s, peak RSS {rss / MB:.0f} MB "
+                f"({rss / size:.2f}x the checkpoint)",
+                flush=True,
+            )
             run.add(row)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -19,11 +19,13 @@ import platform
 import statistics
 import sys
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 RESULTS_DIR = pathlib.Path(__file__).resolve().parent / "results"
 CACHE_DIR = pathlib.Path(
-    os.environ.get("BERT_TF_BENCH_CACHE", pathlib.Path.home() / ".cache" / "bert_tf_bench"))
+    os.environ.get("BERT_TF_BENCH_CACHE", pathlib.Path.home() / ".cache" / "bert_tf_bench")
+)
 
 
 def quiet_environment() -> None:
@@ -45,12 +47,22 @@ class Timing:
         return items / self.median_s
 
     def to_dict(self) -> dict[str, Any]:
-        return {"median_s": self.median_s, "repeats": len(self.times_s),
-                "min_s": min(self.times_s), "max_s": max(self.times_s)}
+        return {
+            "median_s": self.median_s,
+            "repeats": len(self.times_s),
+            "min_s": min(self.times_s),
+            "max_s": max(self.times_s),
+        }
 
 
-def measure(fn: Callable[[], Any], *, warmup: int = 2, repeats: int = 5,
-            budget_s: float = 20.0, max_repeats: int = 50) -> Timing:
+def measure(
+    fn: Callable[[], Any],
+    *,
+    warmup: int = 2,
+    repeats: int = 5,
+    budget_s: float = 20.0,
+    max_repeats: int = 50,
+) -> Timing:
     """Times `fn()`: `warmup` untimed calls, then at least `repeats` timed ones.
 
     Timed calls continue past `repeats` (up to `max_repeats`) while the total
@@ -62,16 +74,22 @@ def measure(fn: Callable[[], Any], *, warmup: int = 2, repeats: int = 5,
     times: list[float] = []
     start = time.perf_counter()
     while len(times) < repeats or (
-            len(times) < max_repeats and time.perf_counter() - start < budget_s):
+        len(times) < max_repeats and time.perf_counter() - start < budget_s
+    ):
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
     return Timing(statistics.median(times), tuple(times))
 
 
-def measure_interleaved(fns: dict[str, Callable[[], Any]], *, warmup: int = 2,
-                        repeats: int = 5, budget_s: float = 20.0,
-                        max_repeats: int = 50) -> dict[str, Timing]:
+def measure_interleaved(
+    fns: dict[str, Callable[[], Any]],
+    *,
+    warmup: int = 2,
+    repeats: int = 5,
+    budget_s: float = 20.0,
+    max_repeats: int = 50,
+) -> dict[str, Timing]:
     """Times several callables in alternation: A B C A B C ...
 
     Interleaving spreads a slow spell of a shared machine over every
@@ -85,8 +103,7 @@ def measure_interleaved(fns: dict[str, Callable[[], Any]], *, warmup: int = 2,
     times: dict[str, list[float]] = {name: [] for name in fns}
     start = time.perf_counter()
     rounds = 0
-    while rounds < repeats or (
-            rounds < max_repeats and time.perf_counter() - start < budget_s):
+    while rounds < repeats or (rounds < max_repeats and time.perf_counter() - start < budget_s):
         for name, fn in fns.items():
             t0 = time.perf_counter()
             fn()
@@ -116,8 +133,9 @@ def matmul_ceiling(size: int = 2048) -> dict[str, Any]:
     return {"size": size, "gflop_per_s": flops / timing.median_s / 1e9, **timing.to_dict()}
 
 
-def bert_forward_flops(*, batch: int, seq: int, hidden: int, layers: int,
-                       intermediate: int) -> float:
+def bert_forward_flops(
+    *, batch: int, seq: int, hidden: int, layers: int, intermediate: int
+) -> float:
     """Multiply-add FLOPs (2 per MAC) of one BERT encoder forward pass.
 
     Per layer and token: Q, K, V and output projections (8 H^2), the
@@ -142,8 +160,16 @@ def _versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for dist in ("tensorflow", "tensorflow-text", "tf-keras", "torch", "transformers",
-                 "tokenizers", "sentence-transformers", "numpy"):
+    for dist in (
+        "tensorflow",
+        "tensorflow-text",
+        "tf-keras",
+        "torch",
+        "transformers",
+        "tokenizers",
+        "sentence-transformers",
+        "numpy",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -182,7 +208,7 @@ class Run:
         self.name = name
         self.rows: list[dict[str, Any]] = []
         self.extra: dict[str, Any] = {}
-        self.started = datetime.datetime.now(datetime.timezone.utc)
+        self.started = datetime.datetime.now(datetime.UTC)
         self.load_before = os.getloadavg()
         self.argv = list(argv if argv is not None else sys.argv)
 
@@ -194,8 +220,9 @@ class Run:
         payload = {
             "benchmark": self.name,
             "started_utc": self.started.isoformat(timespec="seconds"),
-            "wall_s": round((datetime.datetime.now(datetime.timezone.utc)
-                             - self.started).total_seconds(), 1),
+            "wall_s": round(
+                (datetime.datetime.now(datetime.UTC) - self.started).total_seconds(), 1
+            ),
             "command": " ".join(self.argv),
             "load_average_before": [round(x, 2) for x in self.load_before],
             "load_average_after": [round(x, 2) for x in os.getloadavg()],
@@ -206,8 +233,10 @@ class Run:
         print()
         print(title or self.name)
         print(format_table(self.rows, columns))
-        print(f"load average before {payload['load_average_before']}, "
-              f"after {payload['load_average_after']}")
+        print(
+            f"load average before {payload['load_average_before']}, "
+            f"after {payload['load_average_after']}"
+        )
         RESULTS_DIR.mkdir(parents=True, exist_ok=True)
         path = RESULTS_DIR / f"{self.name}.json"
         tmp = path.with_suffix(".json.tmp")
@@ -235,9 +264,12 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
             value = row.get(key)
             cells.append("-" if value is None else fmt.format(value))
         body.append(cells)
-    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
-              for i, h in enumerate(header)]
-    lines = ["| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
-             "| " + " | ".join("-" * w for w in widths) + " |"]
+    widths = [
+        max(len(h), *(len(r[i]) for r in body)) if body else len(h) for i, h in enumerate(header)
+    ]
+    lines = [
+        "| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |",
+        "| " + " | ".join("-" * w for w in widths) + " |",
+    ]
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in body]
     return "\n".join(lines)

@@ -67,17 +67,23 @@ def random_checkpoint(name: str, *, seed: int = 0) -> pathlib.Path:
 
     shape = SHAPES[name]
     config = transformers.BertConfig(
-        vocab_size=shape.vocab, hidden_size=shape.hidden, num_hidden_layers=shape.layers,
-        num_attention_heads=shape.heads, intermediate_size=shape.intermediate,
-        max_position_embeddings=shape.max_positions, hidden_act="gelu")
+        vocab_size=shape.vocab,
+        hidden_size=shape.hidden,
+        num_hidden_layers=shape.layers,
+        num_attention_heads=shape.heads,
+        intermediate_size=shape.intermediate,
+        max_position_embeddings=shape.max_positions,
+        hidden_act="gelu",
+    )
     torch.manual_seed(seed)
     model = transformers.BertModel(config).eval()
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
     shutil.copy(minilm_path() / "vocab.txt", tmp / "vocab.txt")
-    (tmp / "tokenizer_config.json").write_text(json.dumps(
-        {"do_lower_case": True, "tokenizer_class": "BertTokenizer"}))
+    (tmp / "tokenizer_config.json").write_text(
+        json.dumps({"do_lower_case": True, "tokenizer_class": "BertTokenizer"})
+    )
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
     return out

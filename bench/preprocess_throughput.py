@@ -38,11 +38,14 @@ _SEQ = flags.DEFINE_integer("seq_length", 128, "Padded length.")
 _BUDGET = flags.DEFINE_float("budget_s", 30.0, "Timing budget per batch size.")
 
 COLUMNS = [
-    ("batch_size", "{}"), ("lines", "{}"),
-    ("ours_lines_per_s", "{:.0f}"), ("hf_fast_parallel_lines_per_s", "{:.0f}"),
+    ("batch_size", "{}"),
+    ("lines", "{}"),
+    ("ours_lines_per_s", "{:.0f}"),
+    ("hf_fast_parallel_lines_per_s", "{:.0f}"),
     ("hf_fast_serial_lines_per_s", "{:.0f}"),
     ("tf_text_lines_per_s", "{:.0f}"),
-    ("ratio_vs_hf_fast", "{:.2f}x"), ("ratio_vs_tf_text", "{:.2f}x"),
+    ("ratio_vs_hf_fast", "{:.2f}x"),
+    ("ratio_vs_tf_text", "{:.2f}x"),
     ("ids_equal_hf_fast", "{:.2%}"),
 ]
 
@@ -83,7 +86,7 @@ def main(argv) -> None:
     stock = _stock_tf_text(vocab_file, seq)
 
     def batches(size):
-        return [lines[i:i + size] for i in range(0, len(lines), size)]
+        return [lines[i : i + size] for i in range(0, len(lines), size)]
 
     for size in (int(b) for b in _BATCH_SIZES.value):
         str_batches = batches(size)
@@ -94,8 +97,12 @@ def main(argv) -> None:
 
         def hf(parallel="true"):
             os.environ["TOKENIZERS_PARALLELISM"] = parallel  # Read by tokenizers per call.
-            return [hf_fast(b, padding="max_length", truncation=True, max_length=seq,
-                            return_tensors="np")["input_ids"] for b in str_batches]
+            return [
+                hf_fast(
+                    b, padding="max_length", truncation=True, max_length=seq, return_tensors="np"
+                )["input_ids"]
+                for b in str_batches
+            ]
 
         def hf_serial():
             return hf(parallel="false")
@@ -108,21 +115,31 @@ def main(argv) -> None:
         assert ours_ids.shape == (len(lines), seq), ours_ids.shape
         equal = float(np.mean(np.all(ours_ids == hf_ids, axis=1)))
         timings = harness.measure_interleaved(
-            {"ours": ours, "hf_fast_parallel": hf, "hf_fast_serial": hf_serial,
-             "tf_text": tf_text},
-            warmup=1, repeats=3, budget_s=_BUDGET.value)
-        row = {"batch_size": size, "lines": len(lines), "seq_length": seq,
-               "ids_equal_hf_fast": equal}
+            {"ours": ours, "hf_fast_parallel": hf, "hf_fast_serial": hf_serial, "tf_text": tf_text},
+            warmup=1,
+            repeats=3,
+            budget_s=_BUDGET.value,
+        )
+        row = {
+            "batch_size": size,
+            "lines": len(lines),
+            "seq_length": seq,
+            "ids_equal_hf_fast": equal,
+        }
         for key, timing in timings.items():
             row[f"{key}_lines_per_s"] = timing.per_second(len(lines))
             row[f"{key}_timing"] = timing.to_dict()
-        row["hf_fast_lines_per_s"] = max(row["hf_fast_parallel_lines_per_s"],
-                                         row["hf_fast_serial_lines_per_s"])
+        row["hf_fast_lines_per_s"] = max(
+            row["hf_fast_parallel_lines_per_s"], row["hf_fast_serial_lines_per_s"]
+        )
         row["ratio_vs_hf_fast"] = row["ours_lines_per_s"] / row["hf_fast_lines_per_s"]
         row["ratio_vs_tf_text"] = row["ours_lines_per_s"] / row["tf_text_lines_per_s"]
-        print(f"  batch {size}: ours {row['ours_lines_per_s']:.0f}, "
-              f"hf_fast {row['hf_fast_lines_per_s']:.0f}, "
-              f"tf_text {row['tf_text_lines_per_s']:.0f} lines/s", flush=True)
+        print(
+            f"  batch {size}: ours {row['ours_lines_per_s']:.0f}, "
+            f"hf_fast {row['hf_fast_lines_per_s']:.0f}, "
+            f"tf_text {row['tf_text_lines_per_s']:.0f} lines/s",
+            flush=True,
+        )
         run.add(row)
     run.finish(COLUMNS, title=f"Preprocessing throughput (lines/s, padded to {seq})")
 

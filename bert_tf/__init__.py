@@ -30,16 +30,26 @@ The names below load on first use, so `import bert_tf` is cheap.
 from bert_tf import lazy
 from bert_tf.version import __version__
 
-__getattr__, __dir__ = lazy.exports(__name__, {
-    "BertConfig": "bert_tf.config",
-    "BertEncoder": "bert_tf.encoder", "build_encoder": "bert_tf.encoder",
-    "BertTfError": "bert_tf.errors", "CheckpointError": "bert_tf.errors",
-    "ConfigError": "bert_tf.errors",
-    "CheckpointFiles": "bert_tf.checkpoints", "LoadReport": "bert_tf.checkpoints",
-    "find_checkpoint": "bert_tf.checkpoints", "load_checkpoint": "bert_tf.checkpoints",
-    "build_mlm_model": "bert_tf.heads", "build_nsp_model": "bert_tf.heads",
-    "list_presets": "bert_tf.presets", "load_preset": "bert_tf.presets",
-    "embed": "bert_tf.embedding.embedder", "embed_file": "bert_tf.embedding.files",
-})
+__getattr__, __dir__ = lazy.exports(
+    __name__,
+    {
+        "BertConfig": "bert_tf.config",
+        "BertEncoder": "bert_tf.encoder",
+        "build_encoder": "bert_tf.encoder",
+        "BertTfError": "bert_tf.errors",
+        "CheckpointError": "bert_tf.errors",
+        "ConfigError": "bert_tf.errors",
+        "CheckpointFiles": "bert_tf.checkpoints",
+        "LoadReport": "bert_tf.checkpoints",
+        "find_checkpoint": "bert_tf.checkpoints",
+        "load_checkpoint": "bert_tf.checkpoints",
+        "build_mlm_model": "bert_tf.heads",
+        "build_nsp_model": "bert_tf.heads",
+        "list_presets": "bert_tf.presets",
+        "load_preset": "bert_tf.presets",
+        "embed": "bert_tf.embedding.embedder",
+        "embed_file": "bert_tf.embedding.files",
+    },
+)
 
 __all__ = ["__version__", *__dir__()]

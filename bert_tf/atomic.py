@@ -27,7 +27,8 @@ import os
 import pathlib
 import shutil
 import tempfile
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from absl import logging
 
@@ -48,8 +49,9 @@ def os_error_message(error: OSError, path: os.PathLike | str) -> str:
     return f"cannot write {error.filename or path}: {reason}"
 
 
-def check_destination(output_dir: os.PathLike | str, *, overwrite: bool,
-                      name: str = "--output_dir") -> pathlib.Path:
+def check_destination(
+    output_dir: os.PathLike | str, *, overwrite: bool, name: str = "--output_dir"
+) -> pathlib.Path:
     """Fails early when `output_dir` cannot be (over)written; returns its absolute path.
 
     Args:
@@ -66,8 +68,7 @@ def check_destination(output_dir: os.PathLike | str, *, overwrite: bool,
         if not out.is_dir():
             raise OutputError(f"{name} {out} exists and is not a folder")
         if not overwrite:
-            raise OutputError(
-                f"{name} {out} already exists: pass --overwrite to replace it")
+            raise OutputError(f"{name} {out} already exists: pass --overwrite to replace it")
     for parent in out.parents:
         if parent.exists():
             if not parent.is_dir():
@@ -79,7 +80,7 @@ def check_destination(output_dir: os.PathLike | str, *, overwrite: bool,
 def _remove_stale_temporaries(out: pathlib.Path) -> None:
     """Removes temp folders of earlier writers to `out` that were killed."""
     for stale in out.parent.glob(f".{out.name}.tmp-*"):
-        pid = stale.name[len(f".{out.name}.tmp-"):].split("-", 1)[0]
+        pid = stale.name[len(f".{out.name}.tmp-") :].split("-", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             logging.info("Removing %s, left by an export that was killed.", stale)
             shutil.rmtree(stale, ignore_errors=True)
@@ -125,8 +126,9 @@ def _move_into_place(tmp: pathlib.Path, out: pathlib.Path, overwrite: bool, name
         os.rename(tmp, out)
         return
     if not overwrite:
-        raise OutputError(f"{name} {out} appeared while it was written: "
-                          "pass --overwrite to replace it")
+        raise OutputError(
+            f"{name} {out} appeared while it was written: pass --overwrite to replace it"
+        )
     backup = out.with_name(f".{out.name}.old-{os.getpid()}")
     os.rename(out, backup)
     try:
@@ -141,8 +143,9 @@ def _move_into_place(tmp: pathlib.Path, out: pathlib.Path, overwrite: bool, name
 
 
 @contextlib.contextmanager
-def atomic_directory(output_dir: os.PathLike | str, *, overwrite: bool = False,
-                     name: str = "--output_dir") -> Iterator[pathlib.Path]:
+def atomic_directory(
+    output_dir: os.PathLike | str, *, overwrite: bool = False, name: str = "--output_dir"
+) -> Iterator[pathlib.Path]:
     """Yields an empty temporary folder beside `output_dir`; renames it there on success.
 
     Args:
@@ -163,8 +166,9 @@ def atomic_directory(output_dir: os.PathLike | str, *, overwrite: bool = False,
     try:
         created = _make_parents(out.parent)
         _remove_stale_temporaries(out)
-        tmp = pathlib.Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-",
-                                            dir=out.parent))
+        tmp = pathlib.Path(
+            tempfile.mkdtemp(prefix=f".{out.name}.tmp-{os.getpid()}-", dir=out.parent)
+        )
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0o700 would make the export private.
     except OSError as error:
         raise OutputError(os_error_message(error, out.parent)) from error

@@ -27,7 +27,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from absl import logging
 
@@ -67,8 +68,13 @@ _FILE_KEYS = {
     "initializer_range": "initializer_range",
     "layer_norm_eps": "layer_norm_eps",
 }
-_REQUIRED_FILE_KEYS = ("vocab_size", "hidden_size", "num_hidden_layers",
-                       "num_attention_heads", "intermediate_size")
+_REQUIRED_FILE_KEYS = (
+    "vocab_size",
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+)
 # Hugging Face keys that would change the architecture if not at these values.
 _HF_UNSUPPORTED = {
     "position_embedding_type": "absolute",
@@ -112,30 +118,42 @@ class BertConfig:
     layer_norm_eps: float = 1e-12
 
     def __post_init__(self):
-        for name in ("vocab_size", "hidden_size", "num_layers", "num_heads",
-                     "intermediate_size", "max_position_embeddings", "type_vocab_size"):
+        for name in (
+            "vocab_size",
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "intermediate_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ConfigError(
-                    f"config field {name!r}: expected a positive integer, got {value!r}")
+                    f"config field {name!r}: expected a positive integer, got {value!r}"
+                )
         for name in ("hidden_dropout", "attention_dropout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
                 raise ConfigError(
-                    f"config field {name!r}: expected a rate in [0, 1), got {value!r}")
+                    f"config field {name!r}: expected a rate in [0, 1), got {value!r}"
+                )
         for name in ("initializer_range", "layer_norm_eps"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(
-                    f"config field {name!r}: expected a positive number, got {value!r}")
+                    f"config field {name!r}: expected a positive number, got {value!r}"
+                )
         if self.hidden_act not in ACTIVATIONS:
             raise ConfigError(
                 f"config field 'hidden_act': expected one of {', '.join(ACTIVATIONS)}, "
-                f"got {self.hidden_act!r}")
+                f"got {self.hidden_act!r}"
+            )
         if self.hidden_size % self.num_heads:
             raise ConfigError(
                 f"config field 'hidden_size': expected a multiple of num_heads="
-                f"{self.num_heads}, got {self.hidden_size}")
+                f"{self.num_heads}, got {self.hidden_size}"
+            )
 
     @property
     def head_size(self) -> int:
@@ -146,12 +164,12 @@ class BertConfig:
         """This config in our own schema (the form `from_dict` reads)."""
         return dataclasses.asdict(self)
 
-    def replace(self, **changes) -> "BertConfig":
+    def replace(self, **changes) -> BertConfig:
         """A copy with `changes` applied, validated again."""
         return dataclasses.replace(self, **changes)
 
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "BertConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> BertConfig:
         """Builds a config from a dict in our own schema (see `to_dict`).
 
         Raises:
@@ -162,30 +180,35 @@ class BertConfig:
         if unknown:
             raise ConfigError(
                 f"unknown config field(s) {', '.join(map(repr, unknown))}; "
-                f"expected fields: {', '.join(sorted(fields))}")
-        missing = [f.name for f in dataclasses.fields(cls)
-                   if f.default is dataclasses.MISSING and f.name not in values]
+                f"expected fields: {', '.join(sorted(fields))}"
+            )
+        missing = [
+            f.name
+            for f in dataclasses.fields(cls)
+            if f.default is dataclasses.MISSING and f.name not in values
+        ]
         if missing:
             raise ConfigError(f"config is missing field(s) {', '.join(map(repr, missing))}")
         return cls(**values)
 
     @classmethod
-    def from_google_json(cls, path: str | os.PathLike) -> "BertConfig":
+    def from_google_json(cls, path: str | os.PathLike) -> BertConfig:
         """Reads a google-research `bert_config.json` ("gelu" = tanh approximation)."""
         return cls._from_file_dict(_read_json(path), path, _GOOGLE_ACTIVATIONS, "google-research")
 
     @classmethod
-    def from_hf_json(cls, path: str | os.PathLike) -> "BertConfig":
+    def from_hf_json(cls, path: str | os.PathLike) -> BertConfig:
         """Reads a Hugging Face `config.json` ("gelu" = exact erf GELU)."""
         values = _read_json(path)
         for key, supported in _HF_UNSUPPORTED.items():
             if key in values and values[key] != supported:
                 raise ConfigError(
-                    f"{path}: field {key!r}: only {supported!r} is supported, got {values[key]!r}")
+                    f"{path}: field {key!r}: only {supported!r} is supported, got {values[key]!r}"
+                )
         return cls._from_file_dict(values, path, _HF_ACTIVATIONS, "Hugging Face")
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike) -> "BertConfig":
+    def from_file(cls, path: str | os.PathLike) -> BertConfig:
         """Reads a config file of any supported kind, detected by its content.
 
         A Hugging Face `config.json` carries `model_type`, `architectures` or
@@ -201,22 +224,28 @@ class BertConfig:
             except ConfigError as e:
                 raise ConfigError(f"{path}: {e}") from None
         if {"model_type", "architectures", "transformers_version"} & set(values):
-            logging.info("Reading %s as a Hugging Face config.json (it has model_type/"
-                         "architectures/transformers_version): 'gelu' means exact erf.", path)
+            logging.info(
+                "Reading %s as a Hugging Face config.json (it has model_type/"
+                "architectures/transformers_version): 'gelu' means exact erf.",
+                path,
+            )
             return cls.from_hf_json(path)
-        logging.info("Reading %s as a google-research bert_config.json (no Hugging Face "
-                     "keys): 'gelu' means the tanh approximation.", path)
+        logging.info(
+            "Reading %s as a google-research bert_config.json (no Hugging Face "
+            "keys): 'gelu' means the tanh approximation.",
+            path,
+        )
         return cls.from_google_json(path)
 
     @classmethod
-    def from_preset(cls, name: str) -> "BertConfig":
+    def from_preset(cls, name: str) -> BertConfig:
         """The config of a preset in `configs/` (see `bert_tf.presets`)."""
         from bert_tf import presets  # presets imports this module.
 
         return presets.load_preset(name).config
 
     @classmethod
-    def _from_file_dict(cls, values, path, activations, convention) -> "BertConfig":
+    def _from_file_dict(cls, values, path, activations, convention) -> BertConfig:
         if not isinstance(values, dict):
             raise ConfigError(f"{path}: expected a JSON object, got {type(values).__name__}")
         missing = [k for k in _REQUIRED_FILE_KEYS if k not in values]
@@ -227,7 +256,8 @@ class BertConfig:
         if act not in activations:
             raise ConfigError(
                 f"{path}: field 'hidden_act': expected one of {', '.join(sorted(activations))} "
-                f"({convention} names), got {act!r}")
+                f"({convention} names), got {act!r}"
+            )
         kwargs["hidden_act"] = activations[act]
         logging.info("%s: %s hidden_act %r -> %r.", path, convention, act, kwargs["hidden_act"])
         try:

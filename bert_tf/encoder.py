@@ -38,8 +38,10 @@ INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
 
 def encoder_inputs(name_prefix: str = "") -> dict[str, tf_keras.Input]:
     """Fresh symbolic inputs of the encoder's dict interface."""
-    return {name: tf_keras.Input(shape=(None,), dtype=tf.int32, name=name_prefix + name)
-            for name in INPUT_NAMES}
+    return {
+        name: tf_keras.Input(shape=(None,), dtype=tf.int32, name=name_prefix + name)
+        for name in INPUT_NAMES
+    }
 
 
 @tf_keras.saving.register_keras_serializable(package="bert_tf")
@@ -53,37 +55,55 @@ class BertEncoder(tf_keras.Model):
         pooler: the `layers.BertPooler`.
     """
 
-    def __init__(self, config: BertConfig | dict[str, Any], name: str = "bert_encoder",
-                 initialize: bool = True, **kwargs):
+    def __init__(
+        self,
+        config: BertConfig | dict[str, Any],
+        name: str = "bert_encoder",
+        initialize: bool = True,
+        **kwargs,
+    ):
         if isinstance(config, dict):
             config = BertConfig.from_dict(config)
         inputs = encoder_inputs()
         embeddings = layers.BertEmbeddings(
-            vocab_size=config.vocab_size, hidden_size=config.hidden_size,
+            vocab_size=config.vocab_size,
+            hidden_size=config.hidden_size,
             max_position_embeddings=config.max_position_embeddings,
-            type_vocab_size=config.type_vocab_size, dropout=config.hidden_dropout,
-            layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-            initialize=initialize, name="embeddings")
+            type_vocab_size=config.type_vocab_size,
+            dropout=config.hidden_dropout,
+            layer_norm_eps=config.layer_norm_eps,
+            initializer_range=config.initializer_range,
+            initialize=initialize,
+            name="embeddings",
+        )
         x = embeddings(inputs["input_word_ids"], inputs["input_type_ids"])
         attention_mask = layers.AttentionMask(name="attention_mask")(inputs["input_mask"])
         blocks = []
         outputs_by_layer = []
         for i in range(config.num_layers):
             block = layers.TransformerBlock(
-                hidden_size=config.hidden_size, num_heads=config.num_heads,
-                intermediate_size=config.intermediate_size, hidden_act=config.hidden_act,
-                hidden_dropout=config.hidden_dropout, attention_dropout=config.attention_dropout,
-                layer_norm_eps=config.layer_norm_eps, initializer_range=config.initializer_range,
-                initialize=initialize, name=f"transformer/layer_{i}")
+                hidden_size=config.hidden_size,
+                num_heads=config.num_heads,
+                intermediate_size=config.intermediate_size,
+                hidden_act=config.hidden_act,
+                hidden_dropout=config.hidden_dropout,
+                attention_dropout=config.attention_dropout,
+                layer_norm_eps=config.layer_norm_eps,
+                initializer_range=config.initializer_range,
+                initialize=initialize,
+                name=f"transformer/layer_{i}",
+            )
             x = block(x, attention_mask=attention_mask)
             blocks.append(block)
             outputs_by_layer.append(x)
-        pooler = layers.BertPooler(config.hidden_size, config.initializer_range,
-                                   initialize=initialize, name="pooler")
+        pooler = layers.BertPooler(
+            config.hidden_size, config.initializer_range, initialize=initialize, name="pooler"
+        )
         pooled = pooler(x)
         if tf_keras.mixed_precision.global_policy().compute_dtype != "float32":
-            outputs_by_layer = [_to_float32(t, f"encoder_output_{i}")
-                                for i, t in enumerate(outputs_by_layer)]
+            outputs_by_layer = [
+                _to_float32(t, f"encoder_output_{i}") for i, t in enumerate(outputs_by_layer)
+            ]
             pooled = _to_float32(pooled, "pooled_output")
         outputs = {
             "pooled_output": pooled,
@@ -99,8 +119,7 @@ class BertEncoder(tf_keras.Model):
         self.pooler = pooler
 
     def get_config(self):
-        return {"config": self.config.to_dict(), "name": self.name,
-                "initialize": self.initialize}
+        return {"config": self.config.to_dict(), "name": self.name, "initialize": self.initialize}
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
@@ -112,8 +131,9 @@ def _to_float32(tensor, name):
     return tf_keras.layers.Activation("linear", dtype="float32", name=f"{name}_float32")(tensor)
 
 
-def build_encoder(config: BertConfig, *, name: str = "bert_encoder",
-                  initialize: bool = True) -> BertEncoder:
+def build_encoder(
+    config: BertConfig, *, name: str = "bert_encoder", initialize: bool = True
+) -> BertEncoder:
     """Builds the encoder for `config` with freshly initialized weights.
 
     Args:

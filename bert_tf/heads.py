@@ -36,8 +36,14 @@ class MaskedLMHead(tf_keras.layers.Layer):
         output_bias: `[vocab_size]`.
     """
 
-    def __init__(self, embedding_layer: layers.BertEmbeddings, hidden_act: str,
-                 layer_norm_eps: float, initializer_range: float, **kwargs):
+    def __init__(
+        self,
+        embedding_layer: layers.BertEmbeddings,
+        hidden_act: str,
+        layer_norm_eps: float,
+        initializer_range: float,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.embedding_layer = embedding_layer
         self.hidden_act = hidden_act
@@ -46,16 +52,18 @@ class MaskedLMHead(tf_keras.layers.Layer):
         self._activation = layers.activation(hidden_act)
         self.transform = tf_keras.layers.Dense(
             embedding_layer.hidden_size,
-            kernel_initializer=layers.initializer(initializer_range), name="transform")
-        self.layer_norm = layers.LayerNorm(
-            epsilon=layer_norm_eps, name="layer_norm")
+            kernel_initializer=layers.initializer(initializer_range),
+            name="transform",
+        )
+        self.layer_norm = layers.LayerNorm(epsilon=layer_norm_eps, name="layer_norm")
 
     def build(self, input_shape):
         hidden = self.embedding_layer.hidden_size
         layers.build_sublayer(self.transform, [None, None, hidden])
         layers.build_sublayer(self.layer_norm, [None, None, hidden])
         self.output_bias = self.add_weight(
-            "output_bias", shape=[self.embedding_layer.vocab_size], initializer="zeros")
+            "output_bias", shape=[self.embedding_layer.vocab_size], initializer="zeros"
+        )
         super().build(input_shape)
 
     def call(self, sequence_output, masked_lm_positions):
@@ -66,8 +74,11 @@ class MaskedLMHead(tf_keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(hidden_act=self.hidden_act, layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range)
+        config.update(
+            hidden_act=self.hidden_act,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+        )
         return config
 
 
@@ -81,11 +92,16 @@ def build_mlm_model(encoder: BertEncoder, config: BertConfig) -> tf_keras.Model:
     """
     inputs = encoder_inputs()
     inputs["masked_lm_positions"] = tf_keras.Input(
-        shape=(None,), dtype=tf.int32, name="masked_lm_positions")
+        shape=(None,), dtype=tf.int32, name="masked_lm_positions"
+    )
     outputs = dict(encoder({k: inputs[k] for k in INPUT_NAMES}))
-    head = MaskedLMHead(encoder.embeddings, hidden_act=config.hidden_act,
-                        layer_norm_eps=config.layer_norm_eps,
-                        initializer_range=config.initializer_range, name="mlm")
+    head = MaskedLMHead(
+        encoder.embeddings,
+        hidden_act=config.hidden_act,
+        layer_norm_eps=config.layer_norm_eps,
+        initializer_range=config.initializer_range,
+        name="mlm",
+    )
     outputs["mlm_logits"] = head(outputs["sequence_output"], inputs["masked_lm_positions"])
     return tf_keras.Model(inputs=inputs, outputs=outputs, name=f"{encoder.name}_mlm")
 
@@ -100,7 +116,10 @@ def build_nsp_model(encoder: BertEncoder, config: BertConfig) -> tf_keras.Model:
     inputs = encoder_inputs()
     outputs = dict(encoder(inputs))
     head = tf_keras.layers.Dense(
-        2, kernel_initializer=layers.initializer(config.initializer_range),
-        dtype="float32", name="nsp")
+        2,
+        kernel_initializer=layers.initializer(config.initializer_range),
+        dtype="float32",
+        name="nsp",
+    )
     outputs["nsp_logits"] = head(outputs["pooled_output"])
     return tf_keras.Model(inputs=inputs, outputs=outputs, name=f"{encoder.name}_nsp")

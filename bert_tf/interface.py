@@ -31,7 +31,8 @@ import dataclasses
 import json
 import os
 import pathlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bert_tf.errors import BertTfError
 
@@ -65,8 +66,11 @@ MLM_LOGITS = "mlm_logits"
 SERVING_SIGNATURE = "serving_default"
 TOKENS_SIGNATURE = "tokens"
 # The legacy TF1 Hub `tokens` signature's input names -> ours, and its outputs.
-TOKENS_INPUTS = {"input_ids": INPUT_WORD_IDS, "input_mask": INPUT_MASK,
-                 "segment_ids": INPUT_TYPE_IDS}
+TOKENS_INPUTS = {
+    "input_ids": INPUT_WORD_IDS,
+    "input_mask": INPUT_MASK,
+    "segment_ids": INPUT_TYPE_IDS,
+}
 TOKENS_OUTPUTS = (POOLED_OUTPUT, SEQUENCE_OUTPUT)
 
 # --- preprocess/ ---------------------------------------------------------------------
@@ -74,8 +78,12 @@ TOKENS_OUTPUTS = (POOLED_OUTPUT, SEQUENCE_OUTPUT)
 PREPROCESS_CALLABLES = ("tokenize", "tokenize_with_offsets", "bert_pack_inputs")
 PREPROCESS_SERVING_INPUT = "text"
 DEFAULT_SEQ_LENGTH = 128
-SPECIAL_TOKENS = {"start_of_sequence_id": "[CLS]", "end_of_segment_id": "[SEP]",
-                  "padding_id": "[PAD]", "mask_id": "[MASK]"}
+SPECIAL_TOKENS = {
+    "start_of_sequence_id": "[CLS]",
+    "end_of_segment_id": "[SEP]",
+    "padding_id": "[PAD]",
+    "mask_id": "[MASK]",
+}
 SPECIAL_TOKEN_KEYS = ("vocab_size", *SPECIAL_TOKENS)
 
 
@@ -146,8 +154,7 @@ class ExportLayout:
         return self.root / name
 
 
-def check_export_dir(export_dir: os.PathLike | str,
-                     parts: tuple[str, ...] = PARTS) -> ExportLayout:
+def check_export_dir(export_dir: os.PathLike | str, parts: tuple[str, ...] = PARTS) -> ExportLayout:
     """Returns the layout of `export_dir` if it holds the SavedModels named by `parts`.
 
     Args:
@@ -160,8 +167,10 @@ def check_export_dir(export_dir: os.PathLike | str,
     """
     path = pathlib.Path(export_dir)
     if not path.is_dir():
-        raise ExportDirError(f"{path}: no such export folder (expected a folder holding "
-                             f"{' and '.join(p + '/' for p in parts)})")
+        raise ExportDirError(
+            f"{path}: no such export folder (expected a folder holding "
+            f"{' and '.join(p + '/' for p in parts)})"
+        )
     for part in parts:
         if not (path / part / SAVED_MODEL_FILE).is_file():
             raise ExportDirError(f"{path}: not a bert-tf export: no {part}/{SAVED_MODEL_FILE}")
@@ -241,9 +250,12 @@ class ExportMetadata:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ExportMetadata":
-        nested = {"source": SourceInfo, "tokenizer": TokenizerInfo,
-                  "verification": VerificationInfo}
+    def from_dict(cls, data: Mapping[str, Any]) -> ExportMetadata:
+        nested = {
+            "source": SourceInfo,
+            "tokenizer": TokenizerInfo,
+            "verification": VerificationInfo,
+        }
         values = {}
         for field in dataclasses.fields(cls):
             value = data[field.name]
@@ -262,8 +274,9 @@ def write_metadata(export_dir: os.PathLike | str, metadata: ExportMetadata) -> p
     """Writes `metadata` into the export folder `export_dir`; returns the file's path."""
     path = ExportLayout(pathlib.Path(export_dir)).metadata_file
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(metadata.to_dict(), indent=2, sort_keys=True) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(metadata.to_dict(), indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    )
     return path
 
 

@@ -31,8 +31,9 @@ def activation(name: str):
     return _ACTIVATIONS[name]
 
 
-def initializer(initializer_range: float,
-                initialize: bool = True) -> tf_keras.initializers.Initializer:
+def initializer(
+    initializer_range: float, initialize: bool = True
+) -> tf_keras.initializers.Initializer:
     """BERT's weight initializer: truncated normal with stddev `initializer_range`.
 
     With `initialize=False`: zeros, for weights a checkpoint will overwrite
@@ -66,7 +67,9 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
 
     def __init__(self, epsilon: float = 1e-3, **kwargs):
         if "axis" in kwargs:
-            raise ValueError(f"LayerNorm normalizes the last axis only; got axis={kwargs['axis']!r}")
+            raise ValueError(
+                f"LayerNorm normalizes the last axis only; got axis={kwargs['axis']!r}"
+            )
         super().__init__(axis=-1, epsilon=epsilon, **kwargs)
 
     def get_config(self):
@@ -102,10 +105,18 @@ class BertEmbeddings(tf_keras.layers.Layer):
         layer_norm: the LayerNorm after the sum.
     """
 
-    def __init__(self, vocab_size: int, hidden_size: int, max_position_embeddings: int,
-                 type_vocab_size: int, dropout: float, layer_norm_eps: float,
-                 initializer_range: float, initialize: bool = True,
-                 **kwargs):
+    def __init__(
+        self,
+        vocab_size: int,
+        hidden_size: int,
+        max_position_embeddings: int,
+        type_vocab_size: int,
+        dropout: float,
+        layer_norm_eps: float,
+        initializer_range: float,
+        initialize: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -115,15 +126,16 @@ class BertEmbeddings(tf_keras.layers.Layer):
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         self.initialize = initialize
-        self.layer_norm = LayerNorm(
-            epsilon=layer_norm_eps, name="layer_norm")
+        self.layer_norm = LayerNorm(epsilon=layer_norm_eps, name="layer_norm")
         self.dropout_layer = tf_keras.layers.Dropout(dropout, name="dropout")
 
     def build(self, input_shape):
         def table(name, rows):
-            return self.add_weight(name, shape=[rows, self.hidden_size],
-                                   initializer=initializer(self.initializer_range,
-                                                           self.initialize))
+            return self.add_weight(
+                name,
+                shape=[rows, self.hidden_size],
+                initializer=initializer(self.initializer_range, self.initialize),
+            )
 
         self.word_embeddings = table("word_embeddings", self.vocab_size)
         self.position_embeddings = table("position_embeddings", self.max_position_embeddings)
@@ -135,9 +147,10 @@ class BertEmbeddings(tf_keras.layers.Layer):
         seq_length = tf.shape(word_ids)[1]
         # Under XLA this compiles to a no-op; elsewhere it names the problem.
         tf.debugging.assert_less_equal(
-            seq_length, self.max_position_embeddings,
-            message=f"seq_length is over max_position_embeddings "
-                    f"({self.max_position_embeddings})")
+            seq_length,
+            self.max_position_embeddings,
+            message=f"seq_length is over max_position_embeddings ({self.max_position_embeddings})",
+        )
         x = tf.gather(self.word_embeddings, word_ids)
         x += tf.gather(self.type_embeddings, type_ids)
         x += tf.expand_dims(self.position_embeddings[:seq_length], 0)
@@ -146,12 +159,16 @@ class BertEmbeddings(tf_keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(vocab_size=self.vocab_size, hidden_size=self.hidden_size,
-                      max_position_embeddings=self.max_position_embeddings,
-                      type_vocab_size=self.type_vocab_size, dropout=self.dropout,
-                      layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range,
-                      initialize=self.initialize)
+        config.update(
+            vocab_size=self.vocab_size,
+            hidden_size=self.hidden_size,
+            max_position_embeddings=self.max_position_embeddings,
+            type_vocab_size=self.type_vocab_size,
+            dropout=self.dropout,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+            initialize=self.initialize,
+        )
         return config
 
 
@@ -192,13 +209,24 @@ class TransformerBlock(tf_keras.layers.Layer):
         output_dense: `Dense` `[intermediate, hidden]`.
     """
 
-    def __init__(self, hidden_size: int, num_heads: int, intermediate_size: int,
-                 hidden_act: str, hidden_dropout: float, attention_dropout: float,
-                 layer_norm_eps: float, initializer_range: float, initialize: bool = True,
-                 **kwargs):
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        intermediate_size: int,
+        hidden_act: str,
+        hidden_dropout: float,
+        attention_dropout: float,
+        layer_norm_eps: float,
+        initializer_range: float,
+        initialize: bool = True,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if hidden_size % num_heads:
-            raise ValueError(f"hidden_size {hidden_size} is not a multiple of num_heads {num_heads}")
+            raise ValueError(
+                f"hidden_size {hidden_size} is not a multiple of num_heads {num_heads}"
+            )
         self.hidden_size = hidden_size
         self.num_heads = num_heads
         self.intermediate_size = intermediate_size
@@ -214,38 +242,50 @@ class TransformerBlock(tf_keras.layers.Layer):
 
         def projection(name):
             return tf_keras.layers.EinsumDense(
-                "bsh,hnd->bnsd", output_shape=(num_heads, None, head_size), bias_axes="nd",
-                kernel_initializer=initializer(initializer_range, initialize), name=name)
+                "bsh,hnd->bnsd",
+                output_shape=(num_heads, None, head_size),
+                bias_axes="nd",
+                kernel_initializer=initializer(initializer_range, initialize),
+                name=name,
+            )
 
         self.query = projection("query")
         self.key = projection("key")
         self.value = projection("value")
         self.attention_output = tf_keras.layers.EinsumDense(
-            "bnsd,ndh->bsh", output_shape=(None, hidden_size), bias_axes="h",
+            "bnsd,ndh->bsh",
+            output_shape=(None, hidden_size),
+            bias_axes="h",
             kernel_initializer=initializer(initializer_range, initialize),
-            name="attention_output")
+            name="attention_output",
+        )
         self.attention_probs_dropout = tf_keras.layers.Dropout(
-            attention_dropout, name="attention_probs_dropout")
+            attention_dropout, name="attention_probs_dropout"
+        )
         self.attention_output_dropout = tf_keras.layers.Dropout(
-            hidden_dropout, name="attention_output_dropout")
-        self.attention_layer_norm = LayerNorm(
-            epsilon=layer_norm_eps, name="attention_layer_norm")
+            hidden_dropout, name="attention_output_dropout"
+        )
+        self.attention_layer_norm = LayerNorm(epsilon=layer_norm_eps, name="attention_layer_norm")
         self.intermediate = tf_keras.layers.Dense(
-            intermediate_size, kernel_initializer=initializer(initializer_range, initialize),
-            name="intermediate")
+            intermediate_size,
+            kernel_initializer=initializer(initializer_range, initialize),
+            name="intermediate",
+        )
         self.output_dense = tf_keras.layers.Dense(
-            hidden_size, kernel_initializer=initializer(initializer_range, initialize),
-            name="output")
+            hidden_size,
+            kernel_initializer=initializer(initializer_range, initialize),
+            name="output",
+        )
         self.output_dropout = tf_keras.layers.Dropout(hidden_dropout, name="output_dropout")
-        self.output_layer_norm = LayerNorm(
-            epsilon=layer_norm_eps, name="output_layer_norm")
+        self.output_layer_norm = LayerNorm(epsilon=layer_norm_eps, name="output_layer_norm")
 
     def build(self, input_shape):
         hidden = [None, None, self.hidden_size]
         for layer in (self.query, self.key, self.value):
             build_sublayer(layer, hidden)
-        build_sublayer(self.attention_output,
-                       [None, self.num_heads, None, self.hidden_size // self.num_heads])
+        build_sublayer(
+            self.attention_output, [None, self.num_heads, None, self.hidden_size // self.num_heads]
+        )
         build_sublayer(self.attention_layer_norm, hidden)
         build_sublayer(self.intermediate, [None, self.hidden_size])
         build_sublayer(self.output_dense, [None, self.intermediate_size])
@@ -256,11 +296,11 @@ class TransformerBlock(tf_keras.layers.Layer):
         q = self.query(x) * tf.cast(self._scale, x.dtype)  # [batch, heads, seq, head_size]
         k = self.key(x)
         v = self.value(x)
-        scores = tf.matmul(q, k, transpose_b=True)          # [batch, heads, seq, seq]
+        scores = tf.matmul(q, k, transpose_b=True)  # [batch, heads, seq, seq]
         scores = tf.cast(scores, tf.float32) + tf.cast(attention_mask, tf.float32)
         probs = tf.cast(tf.nn.softmax(scores, axis=-1), x.dtype)
         probs = self.attention_probs_dropout(probs, training=training)
-        context = tf.matmul(probs, v)                       # [batch, heads, seq, head_size]
+        context = tf.matmul(probs, v)  # [batch, heads, seq, head_size]
         attention = self.attention_output(context)
         attention = self.attention_output_dropout(attention, training=training)
         x = self.attention_layer_norm(x + attention)
@@ -268,21 +308,25 @@ class TransformerBlock(tf_keras.layers.Layer):
         # BiasAdd and activation in a row is what TensorFlow's CPU graph
         # rewrites fuse into one oneDNN kernel (on 3-D inputs `Dense` reshapes
         # between them). MiniLM: ~1.5x faster feed-forward, same outputs.
-        tokens = tf.reshape(x, [-1, self.hidden_size])             # [batch * seq, hidden]
-        hidden = self._activation(self.intermediate(tokens))       # [batch * seq, intermediate]
+        tokens = tf.reshape(x, [-1, self.hidden_size])  # [batch * seq, hidden]
+        hidden = self._activation(self.intermediate(tokens))  # [batch * seq, intermediate]
         out = self.output_dropout(self.output_dense(hidden), training=training)
         out = self.output_layer_norm(tokens + out)
         return tf.reshape(out, tf.shape(x))
 
     def get_config(self):
         config = super().get_config()
-        config.update(hidden_size=self.hidden_size, num_heads=self.num_heads,
-                      intermediate_size=self.intermediate_size, hidden_act=self.hidden_act,
-                      hidden_dropout=self.hidden_dropout,
-                      attention_dropout=self.attention_dropout,
-                      layer_norm_eps=self.layer_norm_eps,
-                      initializer_range=self.initializer_range,
-                      initialize=self.initialize)
+        config.update(
+            hidden_size=self.hidden_size,
+            num_heads=self.num_heads,
+            intermediate_size=self.intermediate_size,
+            hidden_act=self.hidden_act,
+            hidden_dropout=self.hidden_dropout,
+            attention_dropout=self.attention_dropout,
+            layer_norm_eps=self.layer_norm_eps,
+            initializer_range=self.initializer_range,
+            initialize=self.initialize,
+        )
         return config
 
 
@@ -296,15 +340,19 @@ class BertPooler(tf_keras.layers.Layer):
         dense: `Dense` `[hidden, hidden]` with tanh.
     """
 
-    def __init__(self, hidden_size: int, initializer_range: float, initialize: bool = True,
-                 **kwargs):
+    def __init__(
+        self, hidden_size: int, initializer_range: float, initialize: bool = True, **kwargs
+    ):
         super().__init__(**kwargs)
         self.hidden_size = hidden_size
         self.initializer_range = initializer_range
         self.initialize = initialize
         self.dense = tf_keras.layers.Dense(
-            hidden_size, activation="tanh",
-            kernel_initializer=initializer(initializer_range, initialize), name="dense")
+            hidden_size,
+            activation="tanh",
+            kernel_initializer=initializer(initializer_range, initialize),
+            name="dense",
+        )
 
     def build(self, input_shape):
         build_sublayer(self.dense, [None, self.hidden_size])
@@ -315,6 +363,9 @@ class BertPooler(tf_keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(hidden_size=self.hidden_size, initializer_range=self.initializer_range,
-                      initialize=self.initialize)
+        config.update(
+            hidden_size=self.hidden_size,
+            initializer_range=self.initializer_range,
+            initialize=self.initialize,
+        )
         return config

@@ -12,11 +12,13 @@ eager package `__init__`s that would import TensorFlow (seconds) before
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
-def exports(package: str, names: Mapping[str, str]
-            ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def exports(
+    package: str, names: Mapping[str, str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """`__getattr__` and `__dir__` for `package`, giving each of `names` from its module.
 
     Args:

@@ -80,8 +80,7 @@ def load_preset(name: str) -> Preset:
     """
     files = _files()
     if name not in files:
-        raise ConfigError(
-            f"unknown preset {name!r}; known presets: {', '.join(sorted(files))}")
+        raise ConfigError(f"unknown preset {name!r}; known presets: {', '.join(sorted(files))}")
     return _load(name)
 
 
@@ -101,8 +100,11 @@ def find_preset(config: BertConfig, do_lower_case: bool | None = None) -> list[s
 @functools.cache
 def _files() -> dict[str, Any]:
     root = importlib.resources.files(_PACKAGE)
-    return {entry.name[:-len(".json")]: entry for entry in root.iterdir()
-            if entry.name.endswith(".json")}
+    return {
+        entry.name[: -len(".json")]: entry
+        for entry in root.iterdir()
+        if entry.name.endswith(".json")
+    }
 
 
 @functools.cache
@@ -112,8 +114,16 @@ def _load(name: str) -> Preset:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         raise ConfigError(f"preset file {path} cannot be read: {e}") from None
-    expected = {"name", "description", "format", "language", "source",
-                "activation_convention", "config", "tokenizer"}
+    expected = {
+        "name",
+        "description",
+        "format",
+        "language",
+        "source",
+        "activation_convention",
+        "config",
+        "tokenizer",
+    }
     if not isinstance(data, dict) or set(data) != expected:
         found = sorted(data) if isinstance(data, dict) else type(data).__name__
         raise ConfigError(f"preset file {path}: expected keys {sorted(expected)}, got {found}")
@@ -121,17 +131,25 @@ def _load(name: str) -> Preset:
         raise ConfigError(f"preset file {path}: 'name' is {data['name']!r}, expected {name!r}")
     if data["format"] not in _FORMATS:
         raise ConfigError(
-            f"preset file {path}: 'format' must be one of {_FORMATS}, got {data['format']!r}")
+            f"preset file {path}: 'format' must be one of {_FORMATS}, got {data['format']!r}"
+        )
     tokenizer = data["tokenizer"]
     if not isinstance(tokenizer, dict) or set(tokenizer) != set(_TOKENIZER_KEYS):
         raise ConfigError(
             f"preset file {path}: 'tokenizer' must have keys {list(_TOKENIZER_KEYS)}, "
-            f"got {tokenizer!r}")
+            f"got {tokenizer!r}"
+        )
     try:
         config = BertConfig.from_dict(data["config"])
     except ConfigError as e:
         raise ConfigError(f"preset file {path}: {e}") from None
-    return Preset(name=name, config=config, tokenizer=dict(tokenizer),
-                  language=data["language"], source=data["source"],
-                  description=data["description"], format=data["format"],
-                  activation_convention=data["activation_convention"])
+    return Preset(
+        name=name,
+        config=config,
+        tokenizer=dict(tokenizer),
+        language=data["language"],
+        source=data["source"],
+        description=data["description"],
+        format=data["format"],
+        activation_convention=data["activation_convention"],
+    )

@@ -51,7 +51,8 @@ import textwrap
 import traceback
 import types
 import warnings
-from typing import Any, Callable, NoReturn, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -60,8 +61,14 @@ EXIT_INTERRUPTED = 130
 
 HELP_FLAGS = ("help", "helpshort", "helpfull")
 _NO_DEFAULT = object()
-_KINDS = {str: "string", int: "integer", float: "float", bool: "boolean",
-          "enum": "enum", "list": "list"}
+_KINDS = {
+    str: "string",
+    int: "integer",
+    float: "float",
+    bool: "boolean",
+    "enum": "enum",
+    "list": "list",
+}
 
 
 class UsageError(Exception):
@@ -94,9 +101,13 @@ class Flag:
     aliases: tuple[str, ...] = ()
 
 
-VERBOSITY = Flag("verbosity", int,
-                 "Logging detail: -1 warnings only, 0 progress (default), 1 also TensorFlow's "
-                 "own log lines and warnings, 2 and more: absl debug levels.", default=0)
+VERBOSITY = Flag(
+    "verbosity",
+    int,
+    "Logging detail: -1 warnings only, 0 progress (default), 1 also TensorFlow's "
+    "own log lines and warnings, 2 and more: absl debug levels.",
+    default=0,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,8 +201,11 @@ class Command:
             raise UsageError(_first_line(error)) from None
         if any(values[name].value for name in HELP_FLAGS):
             return None, 0
-        missing = [f"--{flag.name}" for flag in self.flags
-                   if flag.required and values[flag.name].value in (None, "", [])]
+        missing = [
+            f"--{flag.name}"
+            for flag in self.flags
+            if flag.required and values[flag.name].value in (None, "", [])
+        ]
         if missing:
             raise UsageError("missing " + " and ".join(missing))
         positional = rest[1:]
@@ -230,8 +244,7 @@ def _describe_flag(flag: Flag, default: Any) -> list[str]:
         details.append("Required.")
     elif default is not None:
         shown = ",".join(default) if isinstance(default, (list, tuple)) else default
-        details.append(f"Default: {shown!r}." if isinstance(shown, str) else
-                       f"Default: {shown}.")
+        details.append(f"Default: {shown!r}." if isinstance(shown, str) else f"Default: {shown}.")
     if flag.aliases:
         details.append("Also: " + ", ".join(f"--{alias}" for alias in flag.aliases) + ".")
     body = textwrap.wrap(" ".join(details), width=76)
@@ -283,8 +296,11 @@ def _first_line(error: BaseException) -> str:
 def _op_error_summary(message: str) -> str:
     """The cause and the failing node of a TensorFlow runtime error, on one line."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    causes = [line for line in lines
-              if not line.startswith(("[[", "Detected at node", "Graph execution error"))]
+    causes = [
+        line
+        for line in lines
+        if not line.startswith(("[[", "Detected at node", "Graph execution error"))
+    ]
     nodes = re.findall(r"\{\{node ([^}]+)\}\}", message)
     summary = causes[-1] if causes else lines[0] if lines else "unknown error"
     return f"{summary} (node {nodes[-1]})" if nodes else summary
@@ -307,10 +323,14 @@ def error_message(error: BaseException) -> tuple[str, int]:
         import tensorflow as tf
 
         if isinstance(error, tf.errors.OpError):
-            return f"TensorFlow {type(error).__name__}: {_op_error_summary(error.message)}", \
-                EXIT_ERROR
-    return (f"unexpected {type(error).__name__}: {_first_line(error)} "
-            "(rerun with --verbosity=1 for the traceback)"), EXIT_BUG
+            return (
+                f"TensorFlow {type(error).__name__}: {_op_error_summary(error.message)}",
+                EXIT_ERROR,
+            )
+    return (
+        f"unexpected {type(error).__name__}: {_first_line(error)} "
+        "(rerun with --verbosity=1 for the traceback)"
+    ), EXIT_BUG
 
 
 def _raise_interrupt(signum, frame):

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from bert_tf.cli.command import Command, Flag
 
-FLAGS = (Flag("export_dir", str, "The export folder (holding encoder/ and preprocess/).",
-              required=True),)
+FLAGS = (
+    Flag("export_dir", str, "The export folder (holding encoder/ and preprocess/).", required=True),
+)
 
 
 def main(args) -> int:

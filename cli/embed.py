@@ -46,25 +46,47 @@ from bert_tf.cli.command import Command, Flag
 from bert_tf.embedding.options import POOLINGS, EmbedOptions
 
 FLAGS = (
-    Flag("export_dir", str,
-         "The export folder (holding encoder/ and preprocess/) made by bert-tf-export.",
-         required=True),
-    Flag("input", str,
-         "The texts: a UTF-8 file, one text per line (or JSON lines with --json_field).",
-         required=True),
-    Flag("output", str, "The .npy to write: float32 [lines, hidden], row i for line i.",
-         required=True),
-    Flag("pooling", "enum",
-         "How a text's token vectors become one vector: mean over tokens, the [CLS] token, "
-         "or the encoder's pooled_output.", choices=POOLINGS),
+    Flag(
+        "export_dir",
+        str,
+        "The export folder (holding encoder/ and preprocess/) made by bert-tf-export.",
+        required=True,
+    ),
+    Flag(
+        "input",
+        str,
+        "The texts: a UTF-8 file, one text per line (or JSON lines with --json_field).",
+        required=True,
+    ),
+    Flag(
+        "output",
+        str,
+        "The .npy to write: float32 [lines, hidden], row i for line i.",
+        required=True,
+    ),
+    Flag(
+        "pooling",
+        "enum",
+        "How a text's token vectors become one vector: mean over tokens, the [CLS] token, "
+        "or the encoder's pooled_output.",
+        choices=POOLINGS,
+    ),
     Flag("normalize", bool, "Scale every vector to unit L2 norm."),
     Flag("batch_size", int, "Texts per encoder call.", lower_bound=1),
-    Flag("max_seq_length", int,
-         "Tokens per text, [CLS] and [SEP] included; longer texts are truncated. Default: "
-         "the export's default_seq_length (usually 128).", lower_bound=2),
+    Flag(
+        "max_seq_length",
+        int,
+        "Tokens per text, [CLS] and [SEP] included; longer texts are truncated. Default: "
+        "the export's default_seq_length (usually 128).",
+        lower_bound=2,
+    ),
     Flag("json_field", str, "Read INPUT as JSON lines and embed this field of each object."),
-    Flag("chunk_lines", int,
-         "Lines read, sorted by length and embedded at a time (memory bound).", lower_bound=1),
+    Flag(
+        "chunk_lines",
+        int,
+        "Lines read, sorted by length and embedded at a time (memory bound).",
+        lower_bound=1,
+    ),
 )
 
 
@@ -72,17 +94,32 @@ def main(args) -> int:
     from bert_tf.embedding import LogProgress, embed_file
 
     result = embed_file(
-        args.input, args.output, args.export_dir, pooling=args.pooling,
-        normalize=args.normalize, batch_size=args.batch_size,
-        max_seq_length=args.max_seq_length, json_field=args.json_field,
-        chunk_lines=args.chunk_lines, progress=LogProgress())
-    print(f"Wrote {result.count} x {result.dim} float32 vectors to {result.output} "
-          f"in {result.seconds:.1f} s")
+        args.input,
+        args.output,
+        args.export_dir,
+        pooling=args.pooling,
+        normalize=args.normalize,
+        batch_size=args.batch_size,
+        max_seq_length=args.max_seq_length,
+        json_field=args.json_field,
+        chunk_lines=args.chunk_lines,
+        progress=LogProgress(),
+    )
+    print(
+        f"Wrote {result.count} x {result.dim} float32 vectors to {result.output} "
+        f"in {result.seconds:.1f} s"
+    )
     return 0
 
 
-COMMAND = Command("bert-tf-embed", __doc__, main, flags=FLAGS, defaults=EmbedOptions,
-                  interrupted="interrupted: no output was written")
+COMMAND = Command(
+    "bert-tf-embed",
+    __doc__,
+    main,
+    flags=FLAGS,
+    defaults=EmbedOptions,
+    interrupted="interrupted: no output was written",
+)
 run = COMMAND.run
 
 if __name__ == "__main__":

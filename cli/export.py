@@ -38,48 +38,90 @@ from bert_tf.cli.command import Command, Flag
 from bert_tf.export.options import ExportOptions
 
 FLAGS = (
-    Flag("checkpoint", str,
-         "The checkpoint: a TF1 prefix (.../bert_model.ckpt), a folder holding one, or a "
-         "Hugging Face / sentence-transformers folder. Its config, vocab.txt and "
-         "tokenizer_config.json are found beside it.",
-         required=True, aliases=("model_checkpoint_path",)),
-    Flag("output_dir", str,
-         "The export folder to create: OUTPUT_DIR/encoder, OUTPUT_DIR/preprocess, "
-         "OUTPUT_DIR/README.md.", required=True, aliases=("export_path",)),
-    Flag("config", str,
-         "A config file (bert_config.json or config.json) or a preset name from configs/; "
-         "default: the config beside the checkpoint.", aliases=("bert_config_file",)),
+    Flag(
+        "checkpoint",
+        str,
+        "The checkpoint: a TF1 prefix (.../bert_model.ckpt), a folder holding one, or a "
+        "Hugging Face / sentence-transformers folder. Its config, vocab.txt and "
+        "tokenizer_config.json are found beside it.",
+        required=True,
+        aliases=("model_checkpoint_path",),
+    ),
+    Flag(
+        "output_dir",
+        str,
+        "The export folder to create: OUTPUT_DIR/encoder, OUTPUT_DIR/preprocess, "
+        "OUTPUT_DIR/README.md.",
+        required=True,
+        aliases=("export_path",),
+    ),
+    Flag(
+        "config",
+        str,
+        "A config file (bert_config.json or config.json) or a preset name from configs/; "
+        "default: the config beside the checkpoint.",
+        aliases=("bert_config_file",),
+    ),
     Flag("vocab_file", str, "The wordpiece vocab; default: the vocab.txt beside the checkpoint."),
-    Flag("do_lower_case", bool,
-         "Lower-case (and strip accents from) text before tokenizing. Default: from "
-         "tokenizer_config.json, the preset, the checkpoint's name or the vocab; the choice "
-         "is logged."),
+    Flag(
+        "do_lower_case",
+        bool,
+        "Lower-case (and strip accents from) text before tokenizing. Default: from "
+        "tokenizer_config.json, the preset, the checkpoint's name or the vocab; the choice "
+        "is logged.",
+    ),
     Flag("default_seq_length", int, "The seq_length of preprocess(strings).", lower_bound=2),
-    Flag("with_mlm", bool,
-         "Also export the masked-LM head as encoder.mlm (for fill-mask and further "
-         "pre-training); the checkpoint must have it."),
-    Flag("overwrite", bool,
-         "Replace an existing OUTPUT_DIR, only once the new export is verified."),
-    Flag("serving_jit_compile", bool,
-         "XLA-compile the encoder's serving_default and tokens signatures."),
+    Flag(
+        "with_mlm",
+        bool,
+        "Also export the masked-LM head as encoder.mlm (for fill-mask and further "
+        "pre-training); the checkpoint must have it.",
+    ),
+    Flag(
+        "overwrite", bool, "Replace an existing OUTPUT_DIR, only once the new export is verified."
+    ),
+    Flag(
+        "serving_jit_compile",
+        bool,
+        "XLA-compile the encoder's serving_default and tokens signatures.",
+    ),
 )
 
 
 def main(args) -> int:
     from bert_tf.export import export_pair
 
-    options = ExportOptions(**{name: getattr(args, name) for name in (
-        "config", "vocab_file", "do_lower_case", "default_seq_length", "with_mlm",
-        "overwrite", "serving_jit_compile")})
+    options = ExportOptions(
+        **{
+            name: getattr(args, name)
+            for name in (
+                "config",
+                "vocab_file",
+                "do_lower_case",
+                "default_seq_length",
+                "with_mlm",
+                "overwrite",
+                "serving_jit_compile",
+            )
+        }
+    )
     result = export_pair(args.checkpoint, args.output_dir, options)
     worst = max(result.metadata.verification.max_abs_diff.values())
-    print(f"Exported {result.output_dir} in {result.seconds:.1f} s "
-          f"(verified: max abs diff {worst:.1e})")
+    print(
+        f"Exported {result.output_dir} in {result.seconds:.1f} s "
+        f"(verified: max abs diff {worst:.1e})"
+    )
     return 0
 
 
-COMMAND = Command("bert-tf-export", __doc__, main, flags=FLAGS, defaults=ExportOptions,
-                  interrupted="interrupted: nothing was written")
+COMMAND = Command(
+    "bert-tf-export",
+    __doc__,
+    main,
+    flags=FLAGS,
+    defaults=ExportOptions,
+    interrupted="interrupted: nothing was written",
+)
 run = COMMAND.run
 
 if __name__ == "__main__":

@@ -18,8 +18,7 @@ from __future__ import annotations
 from bert_tf.cli.command import Command, Flag, UsageError
 
 MASK = "[MASK]"
-FLAGS = (Flag("top_k", int, "How many predictions to show per [MASK].", default=5,
-              lower_bound=1),)
+FLAGS = (Flag("top_k", int, "How many predictions to show per [MASK].", default=5, lower_bound=1),)
 
 
 def main(args) -> int:
@@ -33,8 +32,9 @@ def main(args) -> int:
     return 0
 
 
-COMMAND = Command("bert-tf-fill-mask", __doc__, main, flags=FLAGS,
-                  positional=("EXPORT_DIR", "TEXT"))
+COMMAND = Command(
+    "bert-tf-fill-mask", __doc__, main, flags=FLAGS, positional=("EXPORT_DIR", "TEXT")
+)
 run = COMMAND.run
 
 if __name__ == "__main__":

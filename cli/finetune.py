@@ -61,37 +61,65 @@ and exit with status 1.
 from __future__ import annotations
 
 from bert_tf.cli.command import Command, Flag
-from bert_tf.finetune.config import (DEFAULT_EPOCHS, DEFAULT_LABELS, DEFAULT_SEGMENTS,
-                                     MIXED_PRECISION, STRATEGIES, TrainConfig)
+from bert_tf.finetune.config import (
+    DEFAULT_EPOCHS,
+    DEFAULT_LABELS,
+    DEFAULT_SEGMENTS,
+    MIXED_PRECISION,
+    STRATEGIES,
+    TrainConfig,
+)
 
 FLAGS = (
-    Flag("export_dir", str, "Export folder with encoder/ and preprocess/ (from bert-tf-export).",
-         required=True),
+    Flag(
+        "export_dir",
+        str,
+        "Export folder with encoder/ and preprocess/ (from bert-tf-export).",
+        required=True,
+    ),
     Flag("train", str, "Training data: JSON lines, header TSV or plain TSV.", required=True),
     Flag("eval", str, "Evaluation data, evaluated after each epoch (optional)."),
-    Flag("output_dir", str, "Run folder: checkpoints, eval results, exported classifier.",
-         required=True),
+    Flag(
+        "output_dir",
+        str,
+        "Run folder: checkpoints, eval results, exported classifier.",
+        required=True,
+    ),
     Flag("seq_length", int, "Packed sequence length.", lower_bound=1),
     Flag("batch_size", int, "Global batch size (all replicas together).", lower_bound=1),
-    Flag("epochs", int, f"Passes over the training data (default {DEFAULT_EPOCHS} unless --steps).",
-         lower_bound=1),
+    Flag(
+        "epochs",
+        int,
+        f"Passes over the training data (default {DEFAULT_EPOCHS} unless --steps).",
+        lower_bound=1,
+    ),
     Flag("steps", int, "Optimizer steps, instead of --epochs.", lower_bound=1),
     Flag("learning_rate", float, "Peak learning rate of AdamW."),
     Flag("warmup_fraction", float, "Fraction of the steps with linear warmup."),
     Flag("weight_decay", float, "Decoupled weight decay (not on LayerNorm or bias)."),
     Flag("dropout", float, "Dropout rate on the pooled output.", default=TrainConfig.dropout_rate),
-    Flag("encoder_dropout", bool,
-         "Run the encoder's own dropout while training (--noencoder_dropout: off)."),
+    Flag(
+        "encoder_dropout",
+        bool,
+        "Run the encoder's own dropout while training (--noencoder_dropout: off).",
+    ),
     Flag("strategy", "enum", "tf.distribute strategy.", default="default", choices=STRATEGIES),
-    Flag("tpu", str, "TPU name or grpc:// address for --strategy=tpu ('' or 'local' on a TPU VM).",
-         default=""),
-    Flag("mixed_precision", "enum", "Mixed-precision policy of the head.",
-         choices=MIXED_PRECISION),
+    Flag(
+        "tpu",
+        str,
+        "TPU name or grpc:// address for --strategy=tpu ('' or 'local' on a TPU VM).",
+        default="",
+    ),
+    Flag("mixed_precision", "enum", "Mixed-precision policy of the head.", choices=MIXED_PRECISION),
     Flag("jit_compile", bool, "Compile the training step with XLA."),
     Flag("seed", int, "Seed of the head's weights, dropout and the data order."),
     Flag("labels", "list", "Class names, in output order.", default=list(DEFAULT_LABELS)),
-    Flag("segment_names", "list", "Names of the text segments (2 or more), in packing order.",
-         default=list(DEFAULT_SEGMENTS)),
+    Flag(
+        "segment_names",
+        "list",
+        "Names of the text segments (2 or more), in packing order.",
+        default=list(DEFAULT_SEGMENTS),
+    ),
     Flag("checkpoint_every", int, "Save a checkpoint every this many steps.", lower_bound=1),
     Flag("progress", bool, "Show a progress bar.", default=True),
 )
@@ -101,25 +129,48 @@ def main(args) -> int:
     from bert_tf.finetune.nli import finetune_nli
 
     config = TrainConfig(
-        seq_length=args.seq_length, batch_size=args.batch_size,
+        seq_length=args.seq_length,
+        batch_size=args.batch_size,
         epochs=DEFAULT_EPOCHS if args.epochs is None and args.steps is None else args.epochs,
-        steps=args.steps, learning_rate=args.learning_rate,
-        warmup_fraction=args.warmup_fraction, weight_decay=args.weight_decay,
-        dropout_rate=args.dropout, encoder_dropout=args.encoder_dropout,
-        mixed_precision=args.mixed_precision, jit_compile=args.jit_compile, seed=args.seed,
-        checkpoint_every=args.checkpoint_every, segment_names=tuple(args.segment_names),
-        labels=tuple(args.labels), progress=args.progress)
-    result = finetune_nli(args.export_dir, args.train, args.output_dir, config,
-                              eval_path=args.eval, strategy=args.strategy, tpu=args.tpu)
+        steps=args.steps,
+        learning_rate=args.learning_rate,
+        warmup_fraction=args.warmup_fraction,
+        weight_decay=args.weight_decay,
+        dropout_rate=args.dropout,
+        encoder_dropout=args.encoder_dropout,
+        mixed_precision=args.mixed_precision,
+        jit_compile=args.jit_compile,
+        seed=args.seed,
+        checkpoint_every=args.checkpoint_every,
+        segment_names=tuple(args.segment_names),
+        labels=tuple(args.labels),
+        progress=args.progress,
+    )
+    result = finetune_nli(
+        args.export_dir,
+        args.train,
+        args.output_dir,
+        config,
+        eval_path=args.eval,
+        strategy=args.strategy,
+        tpu=args.tpu,
+    )
     if result.accuracy is not None:
-        print(f"accuracy {result.accuracy:.4f} at step {result.step}; "
-              f"classifier: {result.classifier_dir}")
+        print(
+            f"accuracy {result.accuracy:.4f} at step {result.step}; "
+            f"classifier: {result.classifier_dir}"
+        )
     return 0
 
 
-COMMAND = Command("bert-tf-finetune", __doc__, main, flags=FLAGS, defaults=TrainConfig,
-                  interrupted="interrupted: rerun the same command to resume from the last "
-                              "checkpoint")
+COMMAND = Command(
+    "bert-tf-finetune",
+    __doc__,
+    main,
+    flags=FLAGS,
+    defaults=TrainConfig,
+    interrupted="interrupted: rerun the same command to resume from the last checkpoint",
+)
 run = COMMAND.run
 
 if __name__ == "__main__":

@@ -18,11 +18,25 @@ Example:
 
 from bert_tf import lazy
 
-_EMBEDDER, _FILES, _OPTIONS = ("bert_tf.embedding.embedder", "bert_tf.embedding.files",
-                               "bert_tf.embedding.options")
-__getattr__, __dir__ = lazy.exports(__name__, {
-    "Embedder": _EMBEDDER, "embed": _EMBEDDER, "load": _EMBEDDER,
-    "EmbedFileResult": _FILES, "LogProgress": _FILES, "count_lines": _FILES,
-    "embed_file": _FILES, "read_lines": _FILES,
-    "DEFAULTS": _OPTIONS, "POOLINGS": _OPTIONS, "EmbedError": _OPTIONS, "EmbedOptions": _OPTIONS,
-})
+_EMBEDDER, _FILES, _OPTIONS = (
+    "bert_tf.embedding.embedder",
+    "bert_tf.embedding.files",
+    "bert_tf.embedding.options",
+)
+__getattr__, __dir__ = lazy.exports(
+    __name__,
+    {
+        "Embedder": _EMBEDDER,
+        "embed": _EMBEDDER,
+        "load": _EMBEDDER,
+        "EmbedFileResult": _FILES,
+        "LogProgress": _FILES,
+        "count_lines": _FILES,
+        "embed_file": _FILES,
+        "read_lines": _FILES,
+        "DEFAULTS": _OPTIONS,
+        "POOLINGS": _OPTIONS,
+        "EmbedError": _OPTIONS,
+        "EmbedOptions": _OPTIONS,
+    },
+)

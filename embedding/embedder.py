@@ -36,7 +36,7 @@ from __future__ import annotations
 import functools
 import os
 import pathlib
-from typing import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -88,8 +88,9 @@ class Embedder:
 
         self._preprocess = tf.saved_model.load(os.fspath(layout.preprocess_dir))
         self._encoder = tf.saved_model.load(os.fspath(layout.encoder_dir))
-        special = {k: int(v) for k, v in
-                   self._preprocess.tokenize.get_special_tokens_dict().items()}
+        special = {
+            k: int(v) for k, v in self._preprocess.tokenize.get_special_tokens_dict().items()
+        }
         self.cls_id = special["start_of_sequence_id"]
         self.sep_id = special["end_of_segment_id"]
         self.pad_id = special["padding_id"]
@@ -126,13 +127,19 @@ class Embedder:
         """`max_seq_length`, or the export's default when None, validated."""
         if max_seq_length is None:
             return self.default_seq_length
-        if isinstance(max_seq_length, bool) or not isinstance(max_seq_length, (int, np.integer)) \
-                or max_seq_length < 2:
-            raise EmbedError(f"max_seq_length: expected an int >= 2 ([CLS] and [SEP]), "
-                             f"found {max_seq_length!r}")
+        if (
+            isinstance(max_seq_length, bool)
+            or not isinstance(max_seq_length, (int, np.integer))
+            or max_seq_length < 2
+        ):
+            raise EmbedError(
+                f"max_seq_length: expected an int >= 2 ([CLS] and [SEP]), found {max_seq_length!r}"
+            )
         if self.max_positions is not None and max_seq_length > self.max_positions:
-            raise EmbedError(f"max_seq_length: expected at most {self.max_positions} (the "
-                             f"encoder's position embeddings), found {max_seq_length}")
+            raise EmbedError(
+                f"max_seq_length: expected at most {self.max_positions} (the "
+                f"encoder's position embeddings), found {max_seq_length}"
+            )
         return max_seq_length
 
     def token_ids(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -144,7 +151,7 @@ class Embedder:
         """
         flats, lengths = [], []
         for begin in range(0, len(texts), _TOKENIZE_BATCH):
-            tokens = self._preprocess.tokenize(tf.constant(texts[begin:begin + _TOKENIZE_BATCH]))
+            tokens = self._preprocess.tokenize(tf.constant(texts[begin : begin + _TOKENIZE_BATCH]))
             word_splits = tokens.row_splits.numpy()
             piece_splits = tokens.values.row_splits.numpy()
             flats.append(tokens.flat_values.numpy())
@@ -155,9 +162,16 @@ class Embedder:
         np.cumsum(np.concatenate(lengths), out=starts[1:])
         return np.concatenate(flats).astype(np.int32, copy=False), starts
 
-    def embed(self, texts: Sequence[str], *, pooling: str = "mean", normalize: bool = False,
-              batch_size: int = DEFAULTS.batch_size, max_seq_length: int | None = None,
-              progress: ProgressFn | None = None) -> np.ndarray:
+    def embed(
+        self,
+        texts: Sequence[str],
+        *,
+        pooling: str = "mean",
+        normalize: bool = False,
+        batch_size: int = DEFAULTS.batch_size,
+        max_seq_length: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> np.ndarray:
         """Embeds `texts`; see the module docstring. Returns float32 `[len(texts), hidden]`."""
         texts = _check_texts(texts)
         _check_options(pooling, batch_size)
@@ -171,7 +185,7 @@ class Embedder:
         out: np.ndarray | None = None
         done = 0
         for begin in range(0, len(texts), batch_size):
-            rows = order[begin:begin + batch_size]
+            rows = order[begin : begin + batch_size]
             inputs = self._pack(flat, starts, lengths, rows)
             vectors = encode(inputs).numpy()
             if out is None:
@@ -192,25 +206,33 @@ class Embedder:
         ids[:, 0] = self.cls_id
         for r, (i, n) in enumerate(zip(rows, batch_lengths)):
             start = starts[i]
-            ids[r, 1:n - 1] = flat[start:start + n - 2]
+            ids[r, 1 : n - 1] = flat[start : start + n - 2]
             ids[r, n - 1] = self.sep_id
         mask = (np.arange(width)[np.newaxis, :] < batch_lengths[:, np.newaxis]).astype(np.int32)
-        return {interface.INPUT_WORD_IDS: tf.constant(ids), interface.INPUT_MASK: tf.constant(mask),
-                interface.INPUT_TYPE_IDS: tf.zeros_like(ids)}
+        return {
+            interface.INPUT_WORD_IDS: tf.constant(ids),
+            interface.INPUT_MASK: tf.constant(mask),
+            interface.INPUT_TYPE_IDS: tf.zeros_like(ids),
+        }
 
 
 def _check_options(pooling: str, batch_size: int) -> None:
     if pooling not in POOLINGS:
         raise EmbedError(f"pooling: expected one of {', '.join(POOLINGS)}, found {pooling!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-            or batch_size < 1:
+    if (
+        isinstance(batch_size, bool)
+        or not isinstance(batch_size, (int, np.integer))
+        or batch_size < 1
+    ):
         raise EmbedError(f"batch_size: expected an int >= 1, found {batch_size!r}")
 
 
 def _check_texts(texts: Iterable[str]) -> list[str]:
     if isinstance(texts, (str, bytes)):
-        raise EmbedError("texts: expected a sequence of strings, found a single "
-                         f"{type(texts).__name__}; wrap it in a list")
+        raise EmbedError(
+            "texts: expected a sequence of strings, found a single "
+            f"{type(texts).__name__}; wrap it in a list"
+        )
     texts = list(texts)
     for index, text in enumerate(texts):
         if not isinstance(text, str):
@@ -227,14 +249,21 @@ def load(export_dir: str | os.PathLike) -> Embedder:
     """The `Embedder` of `export_dir`, loaded once per process and reused."""
     path = pathlib.Path(export_dir)
     if not path.is_dir():
-        raise EmbedError(f"export_dir {path}: not found (expected a folder holding "
-                         "encoder/ and preprocess/)")
+        raise EmbedError(
+            f"export_dir {path}: not found (expected a folder holding encoder/ and preprocess/)"
+        )
     return _embedder(str(path.resolve()))
 
 
-def embed(texts: Sequence[str], export_dir: str | os.PathLike, *,
-          pooling: str = DEFAULTS.pooling, normalize: bool = DEFAULTS.normalize, batch_size: int = DEFAULTS.batch_size,
-          max_seq_length: int | None = DEFAULTS.max_seq_length) -> np.ndarray:
+def embed(
+    texts: Sequence[str],
+    export_dir: str | os.PathLike,
+    *,
+    pooling: str = DEFAULTS.pooling,
+    normalize: bool = DEFAULTS.normalize,
+    batch_size: int = DEFAULTS.batch_size,
+    max_seq_length: int | None = DEFAULTS.max_seq_length,
+) -> np.ndarray:
     """Embeds `texts` with the exported pair in `export_dir`.
 
     Args:
@@ -252,5 +281,10 @@ def embed(texts: Sequence[str], export_dir: str | os.PathLike, *,
     Raises:
       EmbedError: a bad argument or a missing export, in one line.
     """
-    return load(export_dir).embed(texts, pooling=pooling, normalize=normalize,
-                                  batch_size=batch_size, max_seq_length=max_seq_length)
+    return load(export_dir).embed(
+        texts,
+        pooling=pooling,
+        normalize=normalize,
+        batch_size=batch_size,
+        max_seq_length=max_seq_length,
+    )

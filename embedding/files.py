@@ -13,7 +13,7 @@ import json
 import os
 import pathlib
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 from absl import logging
@@ -38,8 +38,9 @@ class LogProgress:
             return
         self.last = now
         rate = done / max(now - self.started, 1e-9)
-        logging.info("embedded %d/%d lines (%.0f%%, %.0f lines/s)",
-                     done, total, 100.0 * done / total, rate)
+        logging.info(
+            "embedded %d/%d lines (%.0f%%, %.0f lines/s)", done, total, 100.0 * done / total, rate
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,8 +83,9 @@ def read_lines(path: pathlib.Path, json_field: str | None = None) -> Iterator[st
             try:
                 line = raw.decode("utf-8").rstrip("\r\n")
             except UnicodeDecodeError as e:
-                raise EmbedError(f"{path}:{number}: not valid UTF-8 ({e.reason} at byte "
-                                 f"{e.start})") from None
+                raise EmbedError(
+                    f"{path}:{number}: not valid UTF-8 ({e.reason} at byte {e.start})"
+                ) from None
             if json_field is None:
                 yield line
             elif not line.strip():
@@ -96,15 +98,19 @@ def _json_text(line: str, field: str, path: pathlib.Path, number: int) -> str:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as e:
-        raise EmbedError(f"{path}:{number}: not a JSON line ({e.msg} at column {e.colno})") \
-            from None
+        raise EmbedError(
+            f"{path}:{number}: not a JSON line ({e.msg} at column {e.colno})"
+        ) from None
     if not isinstance(record, dict) or field not in record:
-        raise EmbedError(f"{path}:{number}: expected a JSON object with field {field!r}, "
-                         f"found {_describe(record)}")
+        raise EmbedError(
+            f"{path}:{number}: expected a JSON object with field {field!r}, "
+            f"found {_describe(record)}"
+        )
     text = record[field]
     if not isinstance(text, str):
-        raise EmbedError(f"{path}:{number}: field {field!r}: expected a string, found "
-                         f"{type(text).__name__}")
+        raise EmbedError(
+            f"{path}:{number}: field {field!r}: expected a string, found {type(text).__name__}"
+        )
     return text
 
 
@@ -126,13 +132,19 @@ def _chunks(lines: Iterator[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
-               export_dir: str | os.PathLike, *, pooling: str = DEFAULTS.pooling,
-               normalize: bool = DEFAULTS.normalize, batch_size: int = DEFAULTS.batch_size,
-               max_seq_length: int | None = DEFAULTS.max_seq_length,
-               json_field: str | None = DEFAULTS.json_field,
-               chunk_lines: int = DEFAULTS.chunk_lines,
-               progress: ProgressFn | None = None) -> EmbedFileResult:
+def embed_file(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    export_dir: str | os.PathLike,
+    *,
+    pooling: str = DEFAULTS.pooling,
+    normalize: bool = DEFAULTS.normalize,
+    batch_size: int = DEFAULTS.batch_size,
+    max_seq_length: int | None = DEFAULTS.max_seq_length,
+    json_field: str | None = DEFAULTS.json_field,
+    chunk_lines: int = DEFAULTS.chunk_lines,
+    progress: ProgressFn | None = None,
+) -> EmbedFileResult:
     """Embeds every line of a text or JSON-lines file into a float32 `.npy`.
 
     Streams: a first pass counts the lines, then chunks of `chunk_lines`
@@ -177,17 +189,36 @@ def embed_file(input_path: str | os.PathLike, output_path: str | os.PathLike,
             if total == 0:
                 np.save(tmp, np.zeros((0, dim), np.float32), allow_pickle=False)
             else:
-                _embed_lines(embedder, input_path, tmp, total, dim, json_field, chunk_lines,
-                             progress, pooling=pooling, normalize=normalize,
-                             batch_size=batch_size, max_seq_length=seq_length)
+                _embed_lines(
+                    embedder,
+                    input_path,
+                    tmp,
+                    total,
+                    dim,
+                    json_field,
+                    chunk_lines,
+                    progress,
+                    pooling=pooling,
+                    normalize=normalize,
+                    batch_size=batch_size,
+                    max_seq_length=seq_length,
+                )
     except OutputError as error:
         raise EmbedError(f"output {output_path}: {error}") from None
     return EmbedFileResult(output_path, total, dim, time.perf_counter() - started)
 
 
-def _embed_lines(embedder, input_path: pathlib.Path, tmp: pathlib.Path, total: int, dim: int,
-                 json_field: str | None, chunk_lines: int, progress: ProgressFn | None,
-                 **embed_options) -> None:
+def _embed_lines(
+    embedder,
+    input_path: pathlib.Path,
+    tmp: pathlib.Path,
+    total: int,
+    dim: int,
+    json_field: str | None,
+    chunk_lines: int,
+    progress: ProgressFn | None,
+    **embed_options,
+) -> None:
     """Embeds the `total` lines of `input_path` chunk by chunk into the `.npy` at `tmp`."""
     out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(total, dim))
     done = 0
@@ -195,12 +226,16 @@ def _embed_lines(embedder, input_path: pathlib.Path, tmp: pathlib.Path, total: i
         if done + len(chunk) > total:
             raise EmbedError(f"input {input_path}: grew while being read (counted {total} lines)")
         base = done
-        out[base:base + len(chunk)] = embedder.embed(
-            chunk, **embed_options,
-            progress=None if progress is None else
-            (lambda n, _, base=base: progress(base + n, total)))
+        out[base : base + len(chunk)] = embedder.embed(
+            chunk,
+            **embed_options,
+            progress=None
+            if progress is None
+            else (lambda n, _, base=base: progress(base + n, total)),
+        )
         done += len(chunk)
     if done != total:
-        raise EmbedError(f"input {input_path}: shrank while being read "
-                         f"(counted {total} lines, read {done})")
+        raise EmbedError(
+            f"input {input_path}: shrank while being read (counted {total} lines, read {done})"
+        )
     out.flush()

@@ -15,7 +15,12 @@ Importing this package does not import TensorFlow; its attributes load on first 
 
 from bert_tf import lazy
 
-__getattr__, __dir__ = lazy.exports(__name__, {
-    "export_pair": "bert_tf.export.pair", "ExportResult": "bert_tf.export.pair",
-    "ExportOptions": "bert_tf.export.options", "ExportError": "bert_tf.export.errors",
-})
+__getattr__, __dir__ = lazy.exports(
+    __name__,
+    {
+        "export_pair": "bert_tf.export.pair",
+        "ExportResult": "bert_tf.export.pair",
+        "ExportOptions": "bert_tf.export.options",
+        "ExportError": "bert_tf.export.errors",
+    },
+)

@@ -12,7 +12,7 @@ exporting the bundled MiniLM).
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 from bert_tf import interface
 
@@ -22,7 +22,6 @@ PAIRS = (
     ("The cat sits on the mat.", "A dog is running in the park."),
     ("The stock market fell sharply today.", "Bananas are rich in potassium."),
 )
-
 
 
 def embedding_model(export_dir: str):
@@ -65,7 +64,8 @@ def format_table(pairs: Sequence[tuple[str, str]], scores: Sequence[float]) -> s
     width_b = max(len("sentence B"), *(len(b) for _, b in pairs))
     rule = f"+-{'-' * width_a}-+-{'-' * width_b}-+------------+"
     lines = [rule, f"| {'sentence A':<{width_a}} | {'sentence B':<{width_b}} | similarity |", rule]
-    lines += [f"| {a:<{width_a}} | {b:<{width_b}} | {s:>10.3f} |"
-              for (a, b), s in zip(pairs, scores)]
+    lines += [
+        f"| {a:<{width_a}} | {b:<{width_b}} | {s:>10.3f} |" for (a, b), s in zip(pairs, scores)
+    ]
     lines.append(rule)
     return "\n".join(lines)

@@ -42,7 +42,8 @@ class MaskFiller:
         self._encoder = tf.saved_model.load(os.fspath(layout.encoder_dir))
         if not hasattr(self._encoder, interface.MLM_ENDPOINT):
             raise ExportDirError(
-                f"{path}: the encoder has no masked-LM head (mlm): re-export with --with_mlm")
+                f"{path}: the encoder has no masked-LM head (mlm): re-export with --with_mlm"
+            )
         self._preprocess = tf.saved_model.load(os.fspath(layout.preprocess_dir))
         special = self._preprocess.tokenize.get_special_tokens_dict()
         self._special = {k: int(v) for k, v in special.items()}
@@ -71,18 +72,23 @@ class MaskFiller:
         import tensorflow as tf
 
         ids, positions = self._ids(text)
-        inputs = {"input_word_ids": tf.constant([ids], tf.int32),
-                  "input_mask": tf.ones([1, len(ids)], tf.int32),
-                  "input_type_ids": tf.zeros([1, len(ids)], tf.int32),
-                  "masked_lm_positions": tf.constant([positions], tf.int32)}
+        inputs = {
+            "input_word_ids": tf.constant([ids], tf.int32),
+            "input_mask": tf.ones([1, len(ids)], tf.int32),
+            "input_type_ids": tf.zeros([1, len(ids)], tf.int32),
+            "masked_lm_positions": tf.constant([positions], tf.int32),
+        }
         logits = self._encoder.mlm(inputs, training=False)["mlm_logits"][0]
         probs, best = tf.math.top_k(tf.nn.softmax(logits, axis=-1), k=top_k)
-        return [[(self._vocab[int(i)], float(p)) for i, p in zip(ids_row, prob_row)]
-                for ids_row, prob_row in zip(best.numpy(), probs.numpy())]
+        return [
+            [(self._vocab[int(i)], float(p)) for i, p in zip(ids_row, prob_row)]
+            for ids_row, prob_row in zip(best.numpy(), probs.numpy())
+        ]
 
 
-def fill_mask(export_dir: os.PathLike | str, text: str,
-              top_k: int = 5) -> list[list[tuple[str, float]]]:
+def fill_mask(
+    export_dir: os.PathLike | str, text: str, top_k: int = 5
+) -> list[list[tuple[str, float]]]:
     """Per `[MASK]` in `text`, the `top_k` most likely tokens with their probabilities.
 
     Raises:
@@ -95,8 +101,9 @@ def fill_mask(export_dir: os.PathLike | str, text: str,
 def format_predictions(text: str, predictions: list[list[tuple[str, float]]]) -> str:
     """The text with each mask filled by its best guess, then every mask's top-k table."""
     pieces = text.split(MASK)
-    filled = pieces[0] + "".join(options[0][0] + piece
-                                 for options, piece in zip(predictions, pieces[1:]))
+    filled = pieces[0] + "".join(
+        options[0][0] + piece for options, piece in zip(predictions, pieces[1:])
+    )
     lines = [filled]
     for index, options in enumerate(predictions, 1):
         lines.append(f"[MASK] {index}:")

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any
 
 from bert_tf import interface
 
-_CALLABLES = {interface.ENCODER_DIR: (interface.MLM_ENDPOINT,),
-              interface.PREPROCESS_DIR: interface.PREPROCESS_CALLABLES}
+_CALLABLES = {
+    interface.ENCODER_DIR: (interface.MLM_ENDPOINT,),
+    interface.PREPROCESS_DIR: interface.PREPROCESS_CALLABLES,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,8 +48,10 @@ def _spec(spec) -> str:
 def _signature(function) -> dict[str, dict[str, str]]:
     inputs = function.structured_input_signature[1]
     outputs = function.structured_outputs
-    return {"inputs": {name: _spec(spec) for name, spec in sorted(inputs.items())},
-            "outputs": {name: _spec(spec) for name, spec in sorted(outputs.items())}}
+    return {
+        "inputs": {name: _spec(spec) for name, spec in sorted(inputs.items())},
+        "outputs": {name: _spec(spec) for name, spec in sorted(outputs.items())},
+    }
 
 
 def inspect_export(export_dir: os.PathLike | str) -> Inspection:
@@ -70,9 +73,12 @@ def inspect_export(export_dir: os.PathLike | str) -> Inspection:
     tokenize = getattr(loaded[interface.PREPROCESS_DIR], "tokenize", None)
     special = getattr(tokenize, "get_special_tokens_dict", None)
     return Inspection(
-        export_dir=os.fspath(layout.root.absolute()), signatures=signatures, callables=callables,
+        export_dir=os.fspath(layout.root.absolute()),
+        signatures=signatures,
+        callables=callables,
         special_tokens={k: int(v) for k, v in special().items()} if special else None,
-        metadata=interface.read_metadata(layout.root))
+        metadata=interface.read_metadata(layout.root),
+    )
 
 
 def _describe_signatures(info: Inspection) -> list[str]:
@@ -86,22 +92,26 @@ def _describe_signatures(info: Inspection) -> list[str]:
         if info.callables[part]:
             lines.append("  callables: " + ", ".join(info.callables[part]))
     if info.special_tokens is not None:
-        lines.append("\nspecial tokens: " + ", ".join(
-            f"{k}={v}" for k, v in sorted(info.special_tokens.items())))
+        lines.append(
+            "\nspecial tokens: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(info.special_tokens.items()))
+        )
     return lines
 
 
 def _describe_metadata(meta: interface.ExportMetadata) -> list[str]:
     tok, ver = meta.tokenizer, meta.verification
-    lines = [f"\nsource: {meta.source.checkpoint} ({meta.source.format})",
-             "config: " + ", ".join(f"{k}={v}" for k, v in meta.config.items()),
-             f"tokenizer: do_lower_case={tok.do_lower_case}, strip_accents={tok.strip_accents}, "
-             f"tokenize_chinese_chars={tok.tokenize_chinese_chars} (from {tok.source})",
-             f"default_seq_length: {meta.default_seq_length}, "
-             f"mlm: {'yes' if meta.with_mlm else 'no'}, "
-             f"serving XLA: {'yes' if meta.serving_jit_compile else 'no'}",
-             f"verified on {ver.texts} texts at seq_length {ver.seq_length}, "
-             "max abs diff to the in-memory model:"]
+    lines = [
+        f"\nsource: {meta.source.checkpoint} ({meta.source.format})",
+        "config: " + ", ".join(f"{k}={v}" for k, v in meta.config.items()),
+        f"tokenizer: do_lower_case={tok.do_lower_case}, strip_accents={tok.strip_accents}, "
+        f"tokenize_chinese_chars={tok.tokenize_chinese_chars} (from {tok.source})",
+        f"default_seq_length: {meta.default_seq_length}, "
+        f"mlm: {'yes' if meta.with_mlm else 'no'}, "
+        f"serving XLA: {'yes' if meta.serving_jit_compile else 'no'}",
+        f"verified on {ver.texts} texts at seq_length {ver.seq_length}, "
+        "max abs diff to the in-memory model:",
+    ]
     lines += [f"  {k}: {v:.2e}" for k, v in sorted(ver.max_abs_diff.items())]
     lines.append(f"  (largest output magnitude {ver.max_abs_output:.3g})")
     return lines

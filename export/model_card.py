@@ -14,22 +14,28 @@ from __future__ import annotations
 
 import os
 import pathlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from bert_tf import interface
 
+
 def _architecture(config: Mapping[str, Any]) -> str:
-    rows = [("layers (`num_layers`)", config["num_layers"]),
-            ("hidden size", config["hidden_size"]),
-            ("attention heads", config["num_heads"]),
-            ("feed-forward size", config["intermediate_size"]),
-            ("activation", config["hidden_act"]),
-            ("vocab size", config["vocab_size"]),
-            ("max positions", config["max_position_embeddings"]),
-            ("segment types", config["type_vocab_size"]),
-            ("dropout (hidden / attention)",
-             f"{config['hidden_dropout']} / {config['attention_dropout']}"),
-            ("LayerNorm epsilon", config["layer_norm_eps"])]
+    rows = [
+        ("layers (`num_layers`)", config["num_layers"]),
+        ("hidden size", config["hidden_size"]),
+        ("attention heads", config["num_heads"]),
+        ("feed-forward size", config["intermediate_size"]),
+        ("activation", config["hidden_act"]),
+        ("vocab size", config["vocab_size"]),
+        ("max positions", config["max_position_embeddings"]),
+        ("segment types", config["type_vocab_size"]),
+        (
+            "dropout (hidden / attention)",
+            f"{config['hidden_dropout']} / {config['attention_dropout']}",
+        ),
+        ("LayerNorm epsilon", config["layer_norm_eps"]),
+    ]
     return "\n".join(["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows])
 
 
@@ -56,24 +62,28 @@ def render_model_card(metadata: interface.ExportMetadata, export_dir: os.PathLik
     special = metadata.special_tokens
     verification = metadata.verification
     seq_length = metadata.default_seq_length
-    checksums = "\n".join(f"- `{name}`: sha256 `{digest}`"
-                          for name, digest in sorted(source.sha256.items()))
+    checksums = "\n".join(
+        f"- `{name}`: sha256 `{digest}`" for name, digest in sorted(source.sha256.items())
+    )
     xla = "XLA-compiled" if metadata.serving_jit_compile else "not XLA-compiled"
     mlm = ""
     if metadata.with_mlm:
         mlm = f"""
 With the masked-LM head (`encoder.mlm`): the same dict plus `masked_lm_positions`
 int32 `[batch, num_predictions]` in; the encoder outputs plus `mlm_logits`
-`[batch, num_predictions, {config['vocab_size']}]` out. Try it:
+`[batch, num_predictions, {config["vocab_size"]}]` out. Try it:
 `bert-tf-fill-mask {export_dir} "Paris is the [MASK] of France."`
 """
-    preset = (f"\n\nIts architecture is the preset `{source.preset}`: "
-              f"{source.preset_description}" if source.preset else "")
+    preset = (
+        f"\n\nIts architecture is the preset `{source.preset}`: {source.preset_description}"
+        if source.preset
+        else ""
+    )
     return f"""# {metadata.name}
 
 <!-- network-architecture: transformer -->
 <!-- network-architecture: bert -->
-<!-- language: {source.language or 'und'} -->
+<!-- language: {source.language or "und"} -->
 <!-- fine-tunable: true -->
 <!-- format: saved_model_2 -->
 <!-- task: text-embedding -->
@@ -81,8 +91,8 @@ int32 `[batch, num_predictions]` in; the encoder outputs plus `mlm_logits`
 
 ## Overview
 
-A BERT encoder with {config['num_layers']} layers, hidden size {config['hidden_size']} and \
-{config['num_heads']} attention heads, exported by bert-tf {metadata.bert_tf_version} as a pair
+A BERT encoder with {config["num_layers"]} layers, hidden size {config["hidden_size"]} and \
+{config["num_heads"]} attention heads, exported by bert-tf {metadata.bert_tf_version} as a pair
 of TF2 SavedModels: `encoder/` (token ids to pooled, sequence and per-layer outputs)
 and `preprocess/` (strings to token ids, tf-text ops, vocab as an asset).
 Both load with `hub.load` / `hub.KerasLayer` (tf_keras) and with Keras 3's
@@ -106,13 +116,13 @@ Weights loaded: {metadata.load_report}
 
 `encoder(inputs, training=False)`: `inputs` is a dict of int32 `[batch, seq_length]`
 tensors `input_word_ids`, `input_mask`, `input_type_ids` (`seq_length` up to
-{config['max_position_embeddings']}). It returns `pooled_output` `[batch, {config['hidden_size']}]`,
-`sequence_output` `[batch, seq_length, {config['hidden_size']}]`, `encoder_outputs` (a list
-of {config['num_layers']} `[batch, seq_length, {config['hidden_size']}]`, one per transformer
+{config["max_position_embeddings"]}). It returns `pooled_output` `[batch, {config["hidden_size"]}]`,
+`sequence_output` `[batch, seq_length, {config["hidden_size"]}]`, `encoder_outputs` (a list
+of {config["num_layers"]} `[batch, seq_length, {config["hidden_size"]}]`, one per transformer
 block) and `default` (= `pooled_output`). Dropout is active only with `training=True`.
 
 Signatures: `serving_default` (the same inputs, flat outputs `pooled_output`,
-`sequence_output`, `default`, `encoder_outputs_0` ... `encoder_outputs_{config['num_layers'] - 1}`)
+`sequence_output`, `default`, `encoder_outputs_0` ... `encoder_outputs_{config["num_layers"] - 1}`)
 and `tokens` (legacy TF1 Hub inputs `input_ids`, `input_mask`, `segment_ids`;
 outputs `pooled_output`, `sequence_output`).
 {mlm}
@@ -135,8 +145,8 @@ preprocess = hub.KerasLayer("{preprocess_dir}")
 encoder = hub.KerasLayer("{encoder_dir}", trainable=True)
 sentences = tf_keras.layers.Input(shape=(), dtype=tf.string)
 outputs = encoder(preprocess(sentences))
-pooled = outputs["pooled_output"]      # [batch, {config['hidden_size']}]
-sequence = outputs["sequence_output"]  # [batch, {seq_length}, {config['hidden_size']}]
+pooled = outputs["pooled_output"]      # [batch, {config["hidden_size"]}]
+sequence = outputs["sequence_output"]  # [batch, {seq_length}, {config["hidden_size"]}]
 model = tf_keras.Model(sentences, pooled)
 ```
 
@@ -162,9 +172,9 @@ model = tf_keras.Model([premise, hypothesis], logits)
 - strip_accents: {tokenizer.strip_accents}
 - tokenize_chinese_chars: {tokenizer.tokenize_chinese_chars}
 - chosen from: {tokenizer.source}
-- vocab size {special['vocab_size']}; `[CLS]` = {special['start_of_sequence_id']},
-  `[SEP]` = {special['end_of_segment_id']}, `[PAD]` = {special['padding_id']},
-  `[MASK]` = {special['mask_id']}
+- vocab size {special["vocab_size"]}; `[CLS]` = {special["start_of_sequence_id"]},
+  `[SEP]` = {special["end_of_segment_id"]}, `[PAD]` = {special["padding_id"]},
+  `[MASK]` = {special["mask_id"]}
 
 ## Verification at export
 
@@ -184,8 +194,9 @@ Export took {metadata.export_seconds:.1f} s.
 """
 
 
-def write_model_card(export_dir: os.PathLike | str, metadata: interface.ExportMetadata,
-                     final_dir: os.PathLike | str) -> pathlib.Path:
+def write_model_card(
+    export_dir: os.PathLike | str, metadata: interface.ExportMetadata, final_dir: os.PathLike | str
+) -> pathlib.Path:
     """Writes `export_dir/README.md` (paths in it name `final_dir`); returns its path."""
     path = interface.ExportLayout(pathlib.Path(export_dir)).model_card
     path.write_text(render_model_card(metadata, final_dir), encoding="utf-8")

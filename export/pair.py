@@ -31,21 +31,22 @@ import hashlib
 import os
 import pathlib
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import tensorflow as tf
 from absl import logging
 
+from bert_tf import atomic, interface
 from bert_tf.checkpoints import load_checkpoint
 from bert_tf.config import BertConfig
 from bert_tf.encoder import build_encoder
-from bert_tf.errors import BertTfError, CheckpointError, CheckpointMismatchError
-from bert_tf.heads import build_mlm_model
-from bert_tf import atomic, interface
+from bert_tf.errors import BertTfError, CheckpointMismatchError
 from bert_tf.export import model_card, saved_encoder, verify
 from bert_tf.export.errors import ExportError
 from bert_tf.export.options import ExportOptions
 from bert_tf.export.sources import ExportSources, resolve_sources
+from bert_tf.heads import build_mlm_model
 from bert_tf.preprocess import TokenizerSettings, build_preprocess_model, load_vocab
 from bert_tf.version import __version__
 
@@ -109,13 +110,16 @@ def _sha256(path: pathlib.Path) -> str:
 
 def _build_preprocessor(sources: ExportSources, default_seq_length: int):
     try:
-        return build_preprocess_model(sources.vocab_file, sources.settings,
-                                      default_seq_length=default_seq_length)
+        return build_preprocess_model(
+            sources.vocab_file, sources.settings, default_seq_length=default_seq_length
+        )
     except BertTfError:
         raise
     except (ValueError, OSError, tf.errors.OpError) as error:
-        raise ExportError(f"cannot build the preprocessing model from {sources.vocab_file}: "
-                          f"{str(error).splitlines()[0] if str(error) else error!r}") from error
+        raise ExportError(
+            f"cannot build the preprocessing model from {sources.vocab_file}: "
+            f"{str(error).splitlines()[0] if str(error) else error!r}"
+        ) from error
 
 
 def _load_weights(sources: ExportSources, encoder, mlm_model):
@@ -124,15 +128,21 @@ def _load_weights(sources: ExportSources, encoder, mlm_model):
     except CheckpointMismatchError as error:
         # Only a checkpoint that reads but does not fit says something about the preset.
         if sources.preset is not None and "preset" in sources.config_source:
-            raise CheckpointMismatchError(f"checkpoint does not match preset {sources.preset.name}: "
-                                  f"{error}", report=error.report) from error
+            raise CheckpointMismatchError(
+                f"checkpoint does not match preset {sources.preset.name}: {error}",
+                report=error.report,
+            ) from error
         raise
     logging.info("Checkpoint load: %s", report.summary())
     return report
 
 
-def export_pair(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
-                options: ExportOptions | None = None, **overrides: Any) -> ExportResult:
+def export_pair(
+    checkpoint: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    options: ExportOptions | None = None,
+    **overrides: Any,
+) -> ExportResult:
     """Exports a BERT checkpoint as `output_dir/{encoder,preprocess,README.md}`.
 
     Args:
@@ -166,21 +176,33 @@ def export_pair(checkpoint: str | os.PathLike, output_dir: str | os.PathLike,
         model_card.write_model_card(tmp, metadata, final_dir)
     seconds = time.perf_counter() - start
     logging.info("Exported %s in %.1f s", final_dir, seconds)
-    return ExportResult(output_dir=final_dir, config=sources.config, settings=sources.settings,
-                        metadata=metadata, seconds=seconds)
+    return ExportResult(
+        output_dir=final_dir,
+        config=sources.config,
+        settings=sources.settings,
+        metadata=metadata,
+        seconds=seconds,
+    )
 
 
 def _resolve(checkpoint, options: ExportOptions) -> ExportSources:
     """The export's sources, with the vocab and sequence length checked against the config."""
     if not 2 <= options.default_seq_length:
-        raise ExportError(f"--default_seq_length must be at least 2, "
-                          f"got {options.default_seq_length}")
-    sources = resolve_sources(checkpoint, config=options.config, vocab_file=options.vocab_file,
-                              do_lower_case=options.do_lower_case)
+        raise ExportError(
+            f"--default_seq_length must be at least 2, got {options.default_seq_length}"
+        )
+    sources = resolve_sources(
+        checkpoint,
+        config=options.config,
+        vocab_file=options.vocab_file,
+        do_lower_case=options.do_lower_case,
+    )
     max_positions = sources.config.max_position_embeddings
     if options.default_seq_length > max_positions:
-        raise ExportError(f"--default_seq_length {options.default_seq_length} exceeds the "
-                          f"config's max_position_embeddings {max_positions}")
+        raise ExportError(
+            f"--default_seq_length {options.default_seq_length} exceeds the "
+            f"config's max_position_embeddings {max_positions}"
+        )
     return sources
 
 
@@ -204,70 +226,110 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
     config = sources.config
     vocab = load_vocab(sources.vocab_file)
     if len(vocab) != config.vocab_size:
-        raise ExportError(f"vocab size {len(vocab)} of {sources.vocab_file} differs from the "
-                          f"config's vocab_size {config.vocab_size}")
-    with _step(f"Building the encoder ({config.num_layers} layers, hidden size "
-               f"{config.hidden_size}) and loading {sources.files.format} weights"):
+        raise ExportError(
+            f"vocab size {len(vocab)} of {sources.vocab_file} differs from the "
+            f"config's vocab_size {config.vocab_size}"
+        )
+    with _step(
+        f"Building the encoder ({config.num_layers} layers, hidden size "
+        f"{config.hidden_size}) and loading {sources.files.format} weights"
+    ):
         encoder = build_encoder(config, initialize=False)  # the checkpoint fills it
         mlm_model = build_mlm_model(encoder, config) if options.with_mlm else None
         report = _load_weights(sources, encoder, mlm_model)
         if options.with_mlm and not report.has_mlm_head:
-            raise ExportError(f"--with_mlm: checkpoint {sources.files.weights} has no masked-LM "
-                              "head weights")
+            raise ExportError(
+                f"--with_mlm: checkpoint {sources.files.weights} has no masked-LM head weights"
+            )
     with _step("Building the preprocessing model"):
         preprocessor = _build_preprocessor(sources, options.default_seq_length)
         special = verify.check_special_tokens(
-            preprocessor.tokenize.get_special_tokens_dict(), config, vocab, sources.vocab_file)
+            preprocessor.tokenize.get_special_tokens_dict(), config, vocab, sources.vocab_file
+        )
     with _step("Running the verification texts in memory"):
         probe = verify.make_probe(preprocessor, options.default_seq_length)
         reference = verify.reference_outputs(encoder, mlm_model, probe)
     with _step("Hashing the checkpoint files"):
-        checksums = {pathlib.Path(p).name: _sha256(pathlib.Path(p))
-                     for p in sources.files.weight_files}
-    return _Built(encoder, mlm_model, preprocessor, vocab, report, special, probe, reference,
-                  checksums)
+        checksums = {
+            pathlib.Path(p).name: _sha256(pathlib.Path(p)) for p in sources.files.weight_files
+        }
+    return _Built(
+        encoder, mlm_model, preprocessor, vocab, report, special, probe, reference, checksums
+    )
 
 
-def _save_and_verify(built: _Built, tmp: pathlib.Path, sources: ExportSources,
-                     options: ExportOptions) -> interface.VerificationInfo:
+def _save_and_verify(
+    built: _Built, tmp: pathlib.Path, sources: ExportSources, options: ExportOptions
+) -> interface.VerificationInfo:
     """Saves both SavedModels into `tmp`, drops the in-memory models, verifies the saved ones."""
     layout = interface.ExportLayout(tmp)
     with _step(f"Saving {interface.ENCODER_DIR}/ to {tmp}"), _write_errors(tmp):
-        saved_encoder.save_encoder(built.encoder, layout.encoder_dir, mlm_model=built.mlm_model,
-                                   jit_compile=options.serving_jit_compile)
+        saved_encoder.save_encoder(
+            built.encoder,
+            layout.encoder_dir,
+            mlm_model=built.mlm_model,
+            jit_compile=options.serving_jit_compile,
+        )
     with _step(f"Saving {interface.PREPROCESS_DIR}/"), _write_errors(tmp):
         tf.saved_model.save(built.preprocessor, os.fspath(layout.preprocess_dir))
     # The in-memory weights are no longer needed: only the saved copy stays.
     built.encoder = built.mlm_model = built.preprocessor = None
     gc.collect()
     with _step("Verifying the saved models"):
-        figures = verify.verify_export(tmp, built.probe, built.reference, config=sources.config,
-                                       vocab=built.vocab, with_mlm=options.with_mlm)
-    logging.info("Verified: max abs diff to the in-memory model: %s",
-                 ", ".join(f"{k} {v:.2e}" for k, v in figures.max_abs_diff.items()))
+        figures = verify.verify_export(
+            tmp,
+            built.probe,
+            built.reference,
+            config=sources.config,
+            vocab=built.vocab,
+            with_mlm=options.with_mlm,
+        )
+    logging.info(
+        "Verified: max abs diff to the in-memory model: %s",
+        ", ".join(f"{k} {v:.2e}" for k, v in figures.max_abs_diff.items()),
+    )
     return figures
 
 
-def _metadata(final_dir: pathlib.Path, checkpoint, sources: ExportSources, built: _Built,
-              figures: interface.VerificationInfo, options: ExportOptions,
-              start: float) -> interface.ExportMetadata:
+def _metadata(
+    final_dir: pathlib.Path,
+    checkpoint,
+    sources: ExportSources,
+    built: _Built,
+    figures: interface.VerificationInfo,
+    options: ExportOptions,
+    start: float,
+) -> interface.ExportMetadata:
     preset = sources.preset
     source = interface.SourceInfo(
         checkpoint=os.fspath(pathlib.Path(checkpoint).absolute()),
-        format=sources.files.format, weights=os.fspath(sources.files.weights),
-        sha256=built.checksums, config_source=sources.config_source,
+        format=sources.files.format,
+        weights=os.fspath(sources.files.weights),
+        sha256=built.checksums,
+        config_source=sources.config_source,
         vocab_file=os.fspath(pathlib.Path(sources.vocab_file).absolute()),
         preset=preset.name if preset else None,
         preset_description=preset.description if preset else None,
-        language=preset.language if preset else None)
+        language=preset.language if preset else None,
+    )
     settings = sources.settings
     tokenizer = interface.TokenizerInfo(
-        do_lower_case=settings.do_lower_case, strip_accents=settings.effective_strip_accents,
-        tokenize_chinese_chars=settings.tokenize_chinese_chars, source=sources.settings_source)
+        do_lower_case=settings.do_lower_case,
+        strip_accents=settings.effective_strip_accents,
+        tokenize_chinese_chars=settings.tokenize_chinese_chars,
+        source=sources.settings_source,
+    )
     return interface.ExportMetadata(
-        name=final_dir.name, bert_tf_version=__version__, source=source,
-        config=sources.config.to_dict(), tokenizer=tokenizer, special_tokens=built.special,
-        default_seq_length=options.default_seq_length, with_mlm=options.with_mlm,
+        name=final_dir.name,
+        bert_tf_version=__version__,
+        source=source,
+        config=sources.config.to_dict(),
+        tokenizer=tokenizer,
+        special_tokens=built.special,
+        default_seq_length=options.default_seq_length,
+        with_mlm=options.with_mlm,
         serving_jit_compile=options.serving_jit_compile,
-        load_report=built.report.summary().splitlines()[0], verification=figures,
-        export_seconds=time.perf_counter() - start)
+        load_report=built.report.summary().splitlines()[0],
+        verification=figures,
+        export_seconds=time.perf_counter() - start,
+    )

@@ -43,6 +43,7 @@ import tf_keras
 from bert_tf import interface
 from bert_tf.interface import encoder_input_spec, flat_outputs, int_spec, mlm_input_spec
 
+
 class ReusableModel(tf.train.Checkpoint):
     """A tf_keras model as a TF2 reusable SavedModel object (what `hub.KerasLayer` loads).
 
@@ -64,7 +65,8 @@ class ReusableModel(tf.train.Checkpoint):
         self.regularization_losses = []
         if model.losses:
             self.regularization_losses.append(
-                tf.function(lambda: tf.add_n(model.losses), input_signature=[]))
+                tf.function(lambda: tf.add_n(model.losses), input_signature=[])
+            )
 
         @tf.function
         def call(inputs, training=False):
@@ -78,8 +80,13 @@ class ReusableModel(tf.train.Checkpoint):
 class EncoderSavedModel(ReusableModel):
     """The root object of `encoder/`; see the module docstring for its interface."""
 
-    def __init__(self, encoder: tf_keras.Model, *, mlm_model: tf_keras.Model | None = None,
-                 jit_compile: bool = False):
+    def __init__(
+        self,
+        encoder: tf_keras.Model,
+        *,
+        mlm_model: tf_keras.Model | None = None,
+        jit_compile: bool = False,
+    ):
         """Traces every endpoint of `encoder` (and of `mlm_model`).
 
         Args:
@@ -102,8 +109,9 @@ class EncoderSavedModel(ReusableModel):
 
         @tf.function(input_signature=[int_spec(name) for name in interface.TOKENS_INPUTS])
         def tokens(input_ids, input_mask, segment_ids):
-            outputs = serving_default(dict(zip(interface.ENCODER_INPUTS,
-                                               (input_ids, input_mask, segment_ids))))
+            outputs = serving_default(
+                dict(zip(interface.ENCODER_INPUTS, (input_ids, input_mask, segment_ids)))
+            )
             return {key: outputs[key] for key in interface.TOKENS_OUTPUTS}
 
         self.serving_default = serving_default
@@ -114,12 +122,19 @@ class EncoderSavedModel(ReusableModel):
     @property
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
         """The signatures to pass to `tf.saved_model.save`."""
-        return {interface.SERVING_SIGNATURE: self.serving_default.get_concrete_function(),
-                interface.TOKENS_SIGNATURE: self.tokens.get_concrete_function()}
+        return {
+            interface.SERVING_SIGNATURE: self.serving_default.get_concrete_function(),
+            interface.TOKENS_SIGNATURE: self.tokens.get_concrete_function(),
+        }
 
 
-def save_encoder(encoder: tf_keras.Model, path: os.PathLike | str, *,
-                 mlm_model: tf_keras.Model | None = None, jit_compile: bool = False) -> None:
+def save_encoder(
+    encoder: tf_keras.Model,
+    path: os.PathLike | str,
+    *,
+    mlm_model: tf_keras.Model | None = None,
+    jit_compile: bool = False,
+) -> None:
     """Writes the `encoder/` SavedModel of docs/interface.md to `path`.
 
     Args:

@@ -53,21 +53,25 @@ class ExportSources:
     settings_source: str
 
 
-def _read_config(config: str | None, files: CheckpointFiles
-                 ) -> tuple[BertConfig, str, presets.Preset | None]:
+def _read_config(
+    config: str | None, files: CheckpointFiles
+) -> tuple[BertConfig, str, presets.Preset | None]:
     if config is None:
         if not files.config:
             raise ExportError(
                 f"no bert_config.json or config.json found beside checkpoint "
-                f"{files.weights}: pass --config (a file or a preset name)")
+                f"{files.weights}: pass --config (a file or a preset name)"
+            )
         return BertConfig.from_file(files.config), f"{files.config} (beside the checkpoint)", None
     if os.path.isfile(config):
         return BertConfig.from_file(config), f"{config} (--config)", None
     if config in presets.list_presets():
         preset = presets.load_preset(config)
         return preset.config, f"preset {config} (--config)", preset
-    raise ConfigError(f"--config {config!r} is neither a file nor a preset name; "
-                      f"presets: {', '.join(presets.list_presets())}")
+    raise ConfigError(
+        f"--config {config!r} is neither a file nor a preset name; "
+        f"presets: {', '.join(presets.list_presets())}"
+    )
 
 
 def _vocab_is_cased(vocab_file: str) -> tuple[bool, int]:
@@ -93,9 +97,13 @@ def _name_casing(checkpoint: str) -> bool | None:
     return None
 
 
-def _settings(do_lower_case: bool | None, files: CheckpointFiles,
-              preset: presets.Preset | None, checkpoint: str,
-              vocab_file: str) -> tuple[TokenizerSettings, str]:
+def _settings(
+    do_lower_case: bool | None,
+    files: CheckpointFiles,
+    preset: presets.Preset | None,
+    checkpoint: str,
+    vocab_file: str,
+) -> tuple[TokenizerSettings, str]:
     base = None
     if files.tokenizer_config:
         base = TokenizerSettings.from_tokenizer_config(files.tokenizer_config)
@@ -111,17 +119,26 @@ def _settings(do_lower_case: bool | None, files: CheckpointFiles,
         return base, source
     by_name = _name_casing(checkpoint)
     if by_name is not None:
-        return (TokenizerSettings(do_lower_case=by_name),
-                f"the checkpoint's name {checkpoint!r} says {'un' if by_name else ''}cased")
+        return (
+            TokenizerSettings(do_lower_case=by_name),
+            f"the checkpoint's name {checkpoint!r} says {'un' if by_name else ''}cased",
+        )
     cased, count = _vocab_is_cased(vocab_file)
-    reason = (f"{vocab_file} has {count} wordpieces with upper-case letters" if cased
-              else f"{vocab_file} has no wordpieces with upper-case letters")
+    reason = (
+        f"{vocab_file} has {count} wordpieces with upper-case letters"
+        if cased
+        else f"{vocab_file} has no wordpieces with upper-case letters"
+    )
     return TokenizerSettings(do_lower_case=not cased), reason
 
 
-def resolve_sources(checkpoint: str, *, config: str | None = None,
-                    vocab_file: str | None = None,
-                    do_lower_case: bool | None = None) -> ExportSources:
+def resolve_sources(
+    checkpoint: str,
+    *,
+    config: str | None = None,
+    vocab_file: str | None = None,
+    do_lower_case: bool | None = None,
+) -> ExportSources:
     """Finds and decides everything an export reads; logs each choice and its reason.
 
     Args:
@@ -153,15 +170,25 @@ def resolve_sources(checkpoint: str, *, config: str | None = None,
     elif files.vocab:
         vocab_file, vocab_source = os.fspath(files.vocab), "beside the checkpoint"
     else:
-        raise ExportError(f"no vocab.txt found beside checkpoint {files.weights}: "
-                          "pass --vocab_file")
+        raise ExportError(
+            f"no vocab.txt found beside checkpoint {files.weights}: pass --vocab_file"
+        )
     logging.info("Vocab: %s (%s)", vocab_file, vocab_source)
 
-    settings, settings_source = _settings(do_lower_case, files, preset,
-                                          checkpoint, vocab_file)
-    logging.info("Tokenizer: do_lower_case=%s, strip_accents=%s, tokenize_chinese_chars=%s "
-                 "(from %s)", settings.do_lower_case, settings.effective_strip_accents,
-                 settings.tokenize_chinese_chars, settings_source)
-    return ExportSources(files=files, config=bert_config, config_source=config_source,
-                         preset=preset, vocab_file=vocab_file, settings=settings,
-                         settings_source=settings_source)
+    settings, settings_source = _settings(do_lower_case, files, preset, checkpoint, vocab_file)
+    logging.info(
+        "Tokenizer: do_lower_case=%s, strip_accents=%s, tokenize_chinese_chars=%s (from %s)",
+        settings.do_lower_case,
+        settings.effective_strip_accents,
+        settings.tokenize_chinese_chars,
+        settings_source,
+    )
+    return ExportSources(
+        files=files,
+        config=bert_config,
+        config_source=config_source,
+        preset=preset,
+        vocab_file=vocab_file,
+        settings=settings,
+        settings_source=settings_source,
+    )

@@ -19,14 +19,15 @@ from __future__ import annotations
 import dataclasses
 import os
 import pathlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 
-from bert_tf.config import BertConfig
 from bert_tf import interface
+from bert_tf.config import BertConfig
 from bert_tf.export.errors import ExportError
 
 # Texts that exercise casing, accents, CJK, punctuation, emoji and padding.
@@ -83,7 +84,7 @@ class Probe:
     @property
     def encoder_inputs(self) -> dict[str, np.ndarray]:
         """`inputs` without the columns that are padding in every row past the first few."""
-        return {key: value[:, :self.encoder_seq_length] for key, value in self.inputs.items()}
+        return {key: value[:, : self.encoder_seq_length] for key, value in self.inputs.items()}
 
 
 def make_probe(preprocessor, seq_length: int) -> Probe:
@@ -97,11 +98,17 @@ def make_probe(preprocessor, seq_length: int) -> Probe:
     segments = [preprocessor.tokenize(tf.constant([pair[i] for pair in PAIRS])) for i in (0, 1)]
     pair = preprocessor.bert_pack_inputs(segments, seq_length=tf.constant(seq_length))
     if single[interface.INPUT_WORD_IDS].shape[1] != seq_length:
-        raise ExportError(f"verification failed: preprocess(strings) gives seq_length "
-                          f"{single['input_word_ids'].shape[1]}, expected {seq_length}")
-    return Probe(inputs={key: np.concatenate([np.asarray(single[key]), np.asarray(pair[key])])
-                         for key in interface.ENCODER_INPUTS},
-                 seq_length=seq_length)
+        raise ExportError(
+            f"verification failed: preprocess(strings) gives seq_length "
+            f"{single['input_word_ids'].shape[1]}, expected {seq_length}"
+        )
+    return Probe(
+        inputs={
+            key: np.concatenate([np.asarray(single[key]), np.asarray(pair[key])])
+            for key in interface.ENCODER_INPUTS
+        },
+        seq_length=seq_length,
+    )
 
 
 def _mlm_inputs(inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -121,51 +128,64 @@ def reference_outputs(encoder, mlm_model, probe: Probe) -> dict[str, Any]:
     outputs = _numpy(encoder(inputs, training=False))
     if mlm_model is not None:
         outputs[interface.MLM_LOGITS] = np.asarray(
-            mlm_model(_mlm_inputs(inputs), training=False)[interface.MLM_LOGITS])
+            mlm_model(_mlm_inputs(inputs), training=False)[interface.MLM_LOGITS]
+        )
     return outputs
 
 
-def _max_diff(found: Mapping[str, Any], reference: Mapping[str, Any], keys,
-              endpoint: str) -> float:
+def _max_diff(found: Mapping[str, Any], reference: Mapping[str, Any], keys, endpoint: str) -> float:
     worst = 0.0
     for key in keys:
         want = reference[key]
         got = np.asarray(found[key])
         if got.shape != want.shape:
-            raise ExportError(f"verification failed: {endpoint} output {key!r} has shape "
-                              f"{got.shape}, the in-memory model's is {want.shape}")
+            raise ExportError(
+                f"verification failed: {endpoint} output {key!r} has shape "
+                f"{got.shape}, the in-memory model's is {want.shape}"
+            )
         diff = float(np.max(np.abs(got - want))) if want.size else 0.0
         if not diff <= tolerance(want):
             raise ExportError(
                 f"verification failed: {endpoint} output {key!r} differs from the in-memory "
-                f"model by {diff:.3g} (allowed {tolerance(want):.3g})")
+                f"model by {diff:.3g} (allowed {tolerance(want):.3g})"
+            )
         worst = max(worst, diff)
     return worst
 
 
 def _flat_reference(reference: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return interface.flat_outputs(
-        {k: v for k, v in reference.items() if k != interface.MLM_LOGITS})
+    return interface.flat_outputs({k: v for k, v in reference.items() if k != interface.MLM_LOGITS})
 
 
-def check_special_tokens(special: Mapping[str, Any], config: BertConfig,
-                         vocab: list[str], where: str) -> dict[str, int]:
+def check_special_tokens(
+    special: Mapping[str, Any], config: BertConfig, vocab: list[str], where: str
+) -> dict[str, int]:
     """Checks `get_special_tokens_dict()` against the config and the vocab; returns it as ints."""
     special = {key: int(value) for key, value in special.items()}
     if special.get("vocab_size") != config.vocab_size:
-        raise ExportError(f"{where}: vocab size {special.get('vocab_size')} differs from the "
-                          f"config's vocab_size {config.vocab_size}")
+        raise ExportError(
+            f"{where}: vocab size {special.get('vocab_size')} differs from the "
+            f"config's vocab_size {config.vocab_size}"
+        )
     for key, token in interface.SPECIAL_TOKENS.items():  # mask_id is -1 without [MASK]
         expected = vocab.index(token) if token in vocab else -1
         if special.get(key) != expected:
-            raise ExportError(f"{where}: {key} is {special.get(key)}, expected {expected} "
-                              f"(the id of {token} in the vocab)")
+            raise ExportError(
+                f"{where}: {key} is {special.get(key)}, expected {expected} "
+                f"(the id of {token} in the vocab)"
+            )
     return special
 
 
-def verify_export(export_dir: os.PathLike | str, probe: Probe,
-                  reference: Mapping[str, Mapping[str, Any]], *, config: BertConfig,
-                  vocab: list[str], with_mlm: bool) -> interface.VerificationInfo:
+def verify_export(
+    export_dir: os.PathLike | str,
+    probe: Probe,
+    reference: Mapping[str, Mapping[str, Any]],
+    *,
+    config: BertConfig,
+    vocab: list[str],
+    with_mlm: bool,
+) -> interface.VerificationInfo:
     """Loads `export_dir`'s two SavedModels back and checks them; returns the figures.
 
     Args:
@@ -186,14 +206,17 @@ def verify_export(export_dir: os.PathLike | str, probe: Probe,
     export_dir = pathlib.Path(export_dir)
     # One SavedModel in memory at a time: preprocess/, then encoder/.
     preprocess = tf.saved_model.load(os.fspath(export_dir / interface.PREPROCESS_DIR))
-    special = check_special_tokens(preprocess.tokenize.get_special_tokens_dict(),
-                                   config, vocab, "preprocess/")
+    special = check_special_tokens(
+        preprocess.tokenize.get_special_tokens_dict(), config, vocab, "preprocess/"
+    )
     loaded_probe = make_probe(preprocess, probe.seq_length)
     del preprocess
     for key, want in probe.inputs.items():
         if not np.array_equal(loaded_probe.inputs[key], want):
-            raise ExportError(f"verification failed: the saved preprocess/ gives other "
-                              f"{key!r} than the in-memory one")
+            raise ExportError(
+                f"verification failed: the saved preprocess/ gives other "
+                f"{key!r} than the in-memory one"
+            )
 
     encoder = tf.saved_model.load(os.fspath(export_dir / interface.ENCODER_DIR))
 
@@ -206,28 +229,41 @@ def verify_export(export_dir: os.PathLike | str, probe: Probe,
     serving_diff = _max_diff(serving(**tensors), flat_want, flat_want, "serving_default")
     outputs = encoder(tensors, training=False)
     if len(outputs["encoder_outputs"]) != config.num_layers:
-        raise ExportError(f"verification failed: encoder_outputs has "
-                          f"{len(outputs['encoder_outputs'])} entries, the config has "
-                          f"num_layers={config.num_layers}")
+        raise ExportError(
+            f"verification failed: encoder_outputs has "
+            f"{len(outputs['encoder_outputs'])} entries, the config has "
+            f"num_layers={config.num_layers}"
+        )
     if outputs["pooled_output"].shape[-1] != config.hidden_size:
-        raise ExportError(f"verification failed: pooled_output width "
-                          f"{outputs['pooled_output'].shape[-1]}, the config has "
-                          f"hidden_size={config.hidden_size}")
-    figures = {"__call__": _max_diff(interface.flat_outputs(outputs), flat_want, flat_want,
-                                     "encoder"),
-               "serving_default": serving_diff}
+        raise ExportError(
+            f"verification failed: pooled_output width "
+            f"{outputs['pooled_output'].shape[-1]}, the config has "
+            f"hidden_size={config.hidden_size}"
+        )
+    figures = {
+        "__call__": _max_diff(interface.flat_outputs(outputs), flat_want, flat_want, "encoder"),
+        "serving_default": serving_diff,
+    }
     del outputs
     figures["tokens"] = _max_diff(
         tokens(**{old: tensors[new] for old, new in interface.TOKENS_INPUTS.items()}),
-        flat_want, interface.TOKENS_OUTPUTS, "tokens")
+        flat_want,
+        interface.TOKENS_OUTPUTS,
+        "tokens",
+    )
     if with_mlm:
         if not hasattr(encoder, interface.MLM_ENDPOINT):
             raise ExportError("verification failed: encoder/ has no mlm sub-object")
         mlm_inputs = {k: tf.constant(v) for k, v in _mlm_inputs(probe.encoder_inputs).items()}
-        figures["mlm"] = _max_diff(encoder.mlm(mlm_inputs, training=False), reference,
-                                   (interface.MLM_LOGITS,), "mlm")
+        figures["mlm"] = _max_diff(
+            encoder.mlm(mlm_inputs, training=False), reference, (interface.MLM_LOGITS,), "mlm"
+        )
     scale = max(float(np.max(np.abs(value))) for value in flat_want.values())
     return interface.VerificationInfo(
-        texts=probe.num_texts, seq_length=probe.seq_length,
-        encoder_seq_length=probe.encoder_seq_length, special_tokens=special,
-        max_abs_diff=figures, max_abs_output=scale)
+        texts=probe.num_texts,
+        seq_length=probe.seq_length,
+        encoder_seq_length=probe.encoder_seq_length,
+        special_tokens=special,
+        max_abs_diff=figures,
+        max_abs_output=scale,
+    )

@@ -2,4 +2,5 @@
 
 from bert_tf.cli.finetune import run
 
-run()
+if __name__ == "__main__":
+    run()

@@ -78,28 +78,55 @@ class TrainConfig:
         positive = ("seq_length", "batch_size", "checkpoint_every", "max_checkpoints")
         for name in positive:
             if getattr(self, name) < 1:
-                raise TrainingError(f"{name}: expected a positive integer, found {getattr(self, name)}")
+                raise TrainingError(
+                    f"{name}: expected a positive integer, found {getattr(self, name)}"
+                )
         if (self.epochs is None) == (self.steps is None):
-            raise TrainingError(f"epochs/steps: expected exactly one of them, found epochs={self.epochs}, steps={self.steps}")
+            raise TrainingError(
+                f"epochs/steps: expected exactly one of them, found epochs={self.epochs}, steps={self.steps}"
+            )
         for name in ("epochs", "steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TrainingError(f"{name}: expected a positive integer, found {value}")
         if self.mixed_precision not in MIXED_PRECISION:
-            raise TrainingError(f"mixed_precision: expected one of {', '.join(MIXED_PRECISION)}, found {self.mixed_precision!r}")
+            raise TrainingError(
+                f"mixed_precision: expected one of {', '.join(MIXED_PRECISION)}, found {self.mixed_precision!r}"
+            )
         if not 0.0 <= self.warmup_fraction <= 1.0:
-            raise TrainingError(f"warmup_fraction: expected a value in [0, 1], found {self.warmup_fraction}")
+            raise TrainingError(
+                f"warmup_fraction: expected a value in [0, 1], found {self.warmup_fraction}"
+            )
         if self.learning_rate <= 0:
-            raise TrainingError(f"learning_rate: expected a positive value, found {self.learning_rate}")
+            raise TrainingError(
+                f"learning_rate: expected a positive value, found {self.learning_rate}"
+            )
         if not 0.0 <= self.dropout_rate < 1.0:
-            raise TrainingError(f"dropout_rate: expected a value in [0, 1), found {self.dropout_rate}")
+            raise TrainingError(
+                f"dropout_rate: expected a value in [0, 1), found {self.dropout_rate}"
+            )
 
     def total_steps(self, num_examples: int) -> int:
-        return self.steps if self.steps is not None else self.epochs * steps_per_epoch(num_examples, self.batch_size)
+        return (
+            self.steps
+            if self.steps is not None
+            else self.epochs * steps_per_epoch(num_examples, self.batch_size)
+        )
 
 
 # The settings a resumed run must share with the run that wrote the checkpoints.
 RESUME_KEYS = (
-    "seq_length", "batch_size", "epochs", "steps", "learning_rate", "warmup_fraction", "weight_decay",
-    "dropout_rate", "encoder_dropout", "mixed_precision", "seed", "segment_names", "labels",
+    "seq_length",
+    "batch_size",
+    "epochs",
+    "steps",
+    "learning_rate",
+    "warmup_fraction",
+    "weight_decay",
+    "dropout_rate",
+    "encoder_dropout",
+    "mixed_precision",
+    "seed",
+    "segment_names",
+    "labels",
 )

@@ -37,12 +37,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 from bert_tf.errors import BertTfError
 from bert_tf.finetune.config import DEFAULT_LABELS
-
-
 
 # Spellings of "no gold label": SNLI/MNLI write "-", `datasets` writes -1.
 _NO_GOLD = frozenset({"-", "", "-1"})
@@ -133,7 +131,9 @@ def _lines(path: str) -> Iterator[tuple[int, str]]:
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    raise DataError(f"{path}:{number}: not valid UTF-8 ({e.reason} at byte {e.start})") from None
+                    raise DataError(
+                        f"{path}:{number}: not valid UTF-8 ({e.reason} at byte {e.start})"
+                    ) from None
                 if number == 1:
                     line = line.removeprefix("\ufeff")
                 line = line.rstrip("\r\n")
@@ -149,7 +149,9 @@ def _detect_format(first_line: str) -> str:
     if first_line.lstrip().startswith("{"):
         return "jsonl"
     columns = [c.strip().lower() for c in first_line.split("\t")]
-    if any(c in columns for c in _PREMISE_COLUMNS) and any(c in columns for c in _HYPOTHESIS_COLUMNS):
+    if any(c in columns for c in _PREMISE_COLUMNS) and any(
+        c in columns for c in _HYPOTHESIS_COLUMNS
+    ):
         return "header_tsv"
     return "plain_tsv"
 
@@ -171,7 +173,9 @@ def _read_jsonl(path, lines, label_map):
         for candidates in (_PREMISE_COLUMNS, _HYPOTHESIS_COLUMNS, _LABEL_COLUMNS):
             key = _first_present(row.keys(), candidates)
             if key is None:
-                raise DataError(f"{where}: missing field {' or '.join(repr(c) for c in candidates)}")
+                raise DataError(
+                    f"{where}: missing field {' or '.join(repr(c) for c in candidates)}"
+                )
             fields.append(row[key])
         *segments, raw_label = fields
         for value in segments:

@@ -20,7 +20,7 @@ export traced.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 import tensorflow_hub as hub
@@ -29,6 +29,7 @@ import tf_keras
 
 from bert_tf.finetune.config import DEFAULT_SEGMENTS
 from bert_tf.interface import ENCODER_INPUTS, ExportDirError
+
 
 @tf_keras.utils.register_keras_serializable(package="bert_tf_finetune")
 class CheckpointedDropout(tf_keras.layers.Layer):
@@ -64,7 +65,9 @@ class CheckpointedDropout(tf_keras.layers.Layer):
     def call(self, inputs, training=None):
         if not training or self.rate == 0.0:
             return inputs
-        return tf.nn.experimental.general_dropout(inputs, rate=self.rate, uniform_sampler=self.generator.uniform)
+        return tf.nn.experimental.general_dropout(
+            inputs, rate=self.rate, uniform_sampler=self.generator.uniform
+        )
 
     def get_config(self):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
@@ -95,7 +98,9 @@ def build_packer(
     preprocessor = hub.load(preprocess_dir)
     tokenize = hub.KerasLayer(preprocessor.tokenize, name="tokenize")
     bert_pack_inputs = hub.KerasLayer(
-        preprocessor.bert_pack_inputs, arguments=dict(seq_length=seq_length), name="bert_pack_inputs"
+        preprocessor.bert_pack_inputs,
+        arguments=dict(seq_length=seq_length),
+        name="bert_pack_inputs",
     )
     inputs = {s: tf_keras.layers.Input(shape=(), dtype=tf.string, name=s) for s in segment_names}
     try:
@@ -148,7 +153,9 @@ def build_classifier(
       both float32.
     """
     encoder = hub.KerasLayer(encoder_dir, trainable=True, dtype="float32", name="encoder")
-    inputs = {k: tf_keras.layers.Input(shape=(None,), dtype=tf.int32, name=k) for k in ENCODER_INPUTS}
+    inputs = {
+        k: tf_keras.layers.Input(shape=(None,), dtype=tf.int32, name=k) for k in ENCODER_INPUTS
+    }
     outputs = encoder(inputs) if encoder_dropout else encoder(inputs, training=False)
     pooled = outputs["pooled_output"]
     x = CheckpointedDropout(dropout_rate, seed=seed, name="dropout")(pooled)
@@ -158,11 +165,15 @@ def build_classifier(
         name="logits",
     )(x)
     logits = tf_keras.layers.Activation("linear", dtype="float32", name="logits_float32")(logits)
-    probabilities = tf_keras.layers.Activation("softmax", dtype="float32", name="probabilities")(logits)
+    probabilities = tf_keras.layers.Activation("softmax", dtype="float32", name="probabilities")(
+        logits
+    )
     return tf_keras.Model(inputs, {"logits": logits, "probabilities": probabilities}, name=name)
 
 
-def build_text_classifier(packer: tf_keras.Model, classifier: tf_keras.Model, *, name: str = "nli_text_classifier") -> tf_keras.Model:
+def build_text_classifier(
+    packer: tf_keras.Model, classifier: tf_keras.Model, *, name: str = "nli_text_classifier"
+) -> tf_keras.Model:
     """Chains `packer` and `classifier`: string segments -> probabilities.
 
     Returns:

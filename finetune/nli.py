@@ -30,10 +30,16 @@ class FinetuneResult:
     classifier_dir: str | None
 
 
-def finetune_nli(export_dir: str | os.PathLike, train_path: str | os.PathLike,
-                 output_dir: str | os.PathLike, config, *,
-                 eval_path: str | os.PathLike | None = None, strategy: str = "default",
-                 tpu: str = "") -> FinetuneResult:
+def finetune_nli(
+    export_dir: str | os.PathLike,
+    train_path: str | os.PathLike,
+    output_dir: str | os.PathLike,
+    config,
+    *,
+    eval_path: str | os.PathLike | None = None,
+    strategy: str = "default",
+    tpu: str = "",
+) -> FinetuneResult:
     """Fine-tunes an export on NLI data and exports the classifier.
 
     Args:
@@ -49,21 +55,32 @@ def finetune_nli(export_dir: str | os.PathLike, train_path: str | os.PathLike,
         BertTfError: bad data, settings or export folder, in one line.
     """
     # The strategy first: multi-worker and TPU setups must precede other TF work.
-    from bert_tf.finetune import data, serving, strategy as strategies, train
+    from bert_tf.finetune import data, serving, train
+    from bert_tf.finetune import strategy as strategies
 
     distribution = strategies.make_strategy(strategy, tpu)
     train_data = data.read_nli(train_path, config.labels)
-    logging.info("%s: %d examples (%s), %d without gold label skipped.",
-                 train_path, len(train_data.examples), train_data.format, train_data.skipped)
+    logging.info(
+        "%s: %d examples (%s), %d without gold label skipped.",
+        train_path,
+        len(train_data.examples),
+        train_data.format,
+        train_data.skipped,
+    )
     eval_data = data.read_nli(eval_path, config.labels) if eval_path else None
-    result = train.train(export_dir, train_data, output_dir, config, eval_data=eval_data,
-                         strategy=distribution)
+    result = train.train(
+        export_dir, train_data, output_dir, config, eval_data=eval_data, strategy=distribution
+    )
     classifier_dir = None
     if train.is_chief(distribution):
         classifier_dir = serving.export_classifier(
-            result.packer, result.classifier, config.labels,
+            result.packer,
+            result.classifier,
+            config.labels,
             os.path.join(os.fspath(output_dir), CLASSIFIER_SUBDIR),
-            segment_names=config.segment_names, overwrite=True)
+            segment_names=config.segment_names,
+            overwrite=True,
+        )
         logging.info("Exported the classifier to %s.", classifier_dir)
     accuracy = result.evaluations[-1]["accuracy"] if result.evaluations else None
     return FinetuneResult(step=result.step, accuracy=accuracy, classifier_dir=classifier_dir)

@@ -52,7 +52,11 @@ class WarmupLinearDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
         return self.peak * tf.clip_by_value(fraction, 0.0, 1.0)
 
     def get_config(self):
-        return {"peak": self.peak, "warmup_steps": self.warmup_steps, "total_steps": self.total_steps}
+        return {
+            "peak": self.peak,
+            "warmup_steps": self.warmup_steps,
+            "total_steps": self.total_steps,
+        }
 
 
 def build_optimizer(
@@ -81,7 +85,9 @@ def build_optimizer(
     """
     if not 0.0 <= warmup_fraction <= 1.0:
         raise ValueError(f"warmup_fraction: expected a value in [0, 1], found {warmup_fraction}")
-    schedule = WarmupLinearDecay(learning_rate, int(round(warmup_fraction * total_steps)), total_steps)
+    schedule = WarmupLinearDecay(
+        learning_rate, int(round(warmup_fraction * total_steps)), total_steps
+    )
     optimizer = tf_keras.optimizers.AdamW(
         learning_rate=schedule,
         weight_decay=weight_decay,

@@ -15,13 +15,12 @@ the shuffle buffer and works on fewer strategies).
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from bert_tf.finetune.config import steps_per_epoch
 from bert_tf.finetune.data import NliExample
 
 DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
@@ -30,8 +29,13 @@ DatasetFn = Callable[[tf.distribute.InputContext], tf.data.Dataset]
 def _columns(examples: Sequence[NliExample], segment_names: Sequence[str]):
     if any(len(e.segments) != len(segment_names) for e in examples):
         found = sorted({len(e.segments) for e in examples})
-        raise ValueError(f"examples: expected {len(segment_names)} segments ({', '.join(segment_names)}), found {found}")
-    texts = {name: np.array([e.segments[i] for e in examples], dtype=object) for i, name in enumerate(segment_names)}
+        raise ValueError(
+            f"examples: expected {len(segment_names)} segments ({', '.join(segment_names)}), found {found}"
+        )
+    texts = {
+        name: np.array([e.segments[i] for e in examples], dtype=object)
+        for i, name in enumerate(segment_names)
+    }
     return texts, np.array([e.label for e in examples], dtype=np.int32)
 
 
@@ -67,7 +71,9 @@ def train_dataset_fn(
         ds = ds.shuffle(len(labels), seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
         ds = ds.skip(start_step * per_pipeline_step)
         ds = ds.batch(batch, drop_remainder=True)
-        ds = ds.map(lambda x, y: (packer(x), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(
+            lambda x, y: (packer(x), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
         return ds.prefetch(tf.data.AUTOTUNE)
 
     return dataset_fn
@@ -100,7 +106,11 @@ def eval_dataset_fn(
         ds = tf.data.Dataset.from_tensor_slices((texts, labels, weights))
         ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
         ds = ds.batch(batch, drop_remainder=True)
-        ds = ds.map(lambda x, y, w: (packer(x), y, w), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        ds = ds.map(
+            lambda x, y, w: (packer(x), y, w),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
         return ds.prefetch(tf.data.AUTOTUNE)
 
     return dataset_fn, num_steps

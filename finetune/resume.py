@@ -26,7 +26,9 @@ def check_resume_config(output_dir: str, config: TrainConfig, num_examples: int)
     path = os.path.join(output_dir, RUN_CONFIG)
     current = {k: getattr(config, k) for k in RESUME_KEYS}
     current = json.loads(json.dumps({**current, "train_examples": num_examples}))
-    if os.path.exists(path) and tf.train.latest_checkpoint(os.path.join(output_dir, CHECKPOINT_SUBDIR)):
+    if os.path.exists(path) and tf.train.latest_checkpoint(
+        os.path.join(output_dir, CHECKPOINT_SUBDIR)
+    ):
         with open(path) as f:
             saved = json.load(f)
         for key, value in current.items():
@@ -38,14 +40,11 @@ def check_resume_config(output_dir: str, config: TrainConfig, num_examples: int)
     atomic.write_json(path, current)
 
 
-
 def load_evaluations(path: str, up_to_step: int) -> list[dict]:
     if not os.path.exists(path):
         return []
     with open(path) as f:
         return [e for e in json.load(f)["evaluations"] if e["step"] <= up_to_step]
-
-
 
 
 def write_evaluations(path: str, evaluations: list[dict]) -> None:

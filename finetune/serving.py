@@ -26,7 +26,7 @@ folder holding it as version `1/`), whose REST ``:predict`` takes
 from __future__ import annotations
 
 import os
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -52,19 +52,28 @@ class NliServingModule(tf.Module):
         packer's inputs.
     """
 
-    def __init__(self, packer: tf_keras.Model, classifier: tf_keras.Model, labels: Sequence[str], segment_names: Sequence[str]):
+    def __init__(
+        self,
+        packer: tf_keras.Model,
+        classifier: tf_keras.Model,
+        labels: Sequence[str],
+        segment_names: Sequence[str],
+    ):
         super().__init__(name="nli_serving")
         self.packer = packer
         self.classifier = classifier
         self.segment_names = tuple(segment_names)
         self.label_names = tf.constant(list(labels))
         self.serve = tf.function(
-            self._serve, input_signature=[tf.TensorSpec([None], tf.string, name=s) for s in self.segment_names]
+            self._serve,
+            input_signature=[tf.TensorSpec([None], tf.string, name=s) for s in self.segment_names],
         )
 
     def _serve(self, *segments):
         packed = self.packer(dict(zip(self.segment_names, segments)))
-        probabilities = tf.cast(self.classifier(packed, training=False)["probabilities"], tf.float32)
+        probabilities = tf.cast(
+            self.classifier(packed, training=False)["probabilities"], tf.float32
+        )
         label = tf.gather(self.label_names, tf.argmax(probabilities, axis=-1))
         return {"probabilities": probabilities, "label": label}
 
@@ -76,7 +85,9 @@ def _verify(path: str, module: NliServingModule, probe: dict[str, tf.Tensor]) ->
     found = loaded(**probe)["probabilities"].numpy()
     diff = float(np.max(np.abs(found - expected)))
     if diff > 1e-5:
-        raise ServingExportError(f"{path}: reloaded classifier differs from the in-memory one by {diff:.3g} (max abs)")
+        raise ServingExportError(
+            f"{path}: reloaded classifier differs from the in-memory one by {diff:.3g} (max abs)"
+        )
 
 
 def export_classifier(
@@ -107,8 +118,11 @@ def export_classifier(
     """
     module = NliServingModule(packer, classifier, labels, segment_names)
     with atomic.atomic_directory(output_path, overwrite=overwrite, name="classifier") as tmp:
-        tf.saved_model.save(module, os.fspath(tmp),
-                            signatures={"serving_default": module.serve.get_concrete_function()})
+        tf.saved_model.save(
+            module,
+            os.fspath(tmp),
+            signatures={"serving_default": module.serve.get_concrete_function()},
+        )
         probe = {s: tf.constant([f"probe {s} text.", ""]) for s in module.segment_names}
         _verify(os.fspath(tmp), module, probe)
     return os.path.abspath(os.fspath(output_path))

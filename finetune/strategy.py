@@ -38,6 +38,8 @@ def make_strategy(name: str, tpu: str | None = None) -> tf.distribute.Strategy:
             tf.config.experimental_connect_to_cluster(resolver)
             tf.tpu.experimental.initialize_tpu_system(resolver)
         except (ValueError, tf.errors.OpError) as e:
-            raise StrategyError(f"tpu: cannot reach TPU {tpu!r}: {str(e).splitlines()[0]}") from None
+            raise StrategyError(
+                f"tpu: cannot reach TPU {tpu!r}: {str(e).splitlines()[0]}"
+            ) from None
         return tf.distribute.TPUStrategy(resolver)
     raise StrategyError(f"strategy: expected one of {', '.join(STRATEGIES)}, found {name!r}")

@@ -60,7 +60,9 @@ class TrainResult:
 
 def _check_data(data: NliData, config: TrainConfig, role: str) -> None:
     if data.labels != tuple(config.labels):
-        raise TrainingError(f"{data.path}: read with labels {list(data.labels)}, the run uses {list(config.labels)}")
+        raise TrainingError(
+            f"{data.path}: read with labels {list(data.labels)}, the run uses {list(config.labels)}"
+        )
     if data.num_segments != len(config.segment_names):
         raise TrainingError(
             f"{data.path}: {role} examples have {data.num_segments} segments, "
@@ -113,7 +115,9 @@ def train(
     num_examples = len(train_data.examples)
     steps_per_epoch = pipeline.steps_per_epoch(num_examples, config.batch_size)
     if steps_per_epoch == 0:
-        raise TrainingError(f"{train_data.path}: {num_examples} examples are fewer than one batch of {config.batch_size}")
+        raise TrainingError(
+            f"{train_data.path}: {num_examples} examples are fewer than one batch of {config.batch_size}"
+        )
     total_steps = config.total_steps(num_examples)
     layout = interface.check_export_dir(export_dir)
     chief = is_chief(strategy)
@@ -124,7 +128,9 @@ def train(
     previous_policy = tf_keras.mixed_precision.global_policy()
     tf_keras.utils.set_random_seed(config.seed)
     try:
-        packer = model.build_packer(os.fspath(layout.preprocess_dir), config.seq_length, config.segment_names)
+        packer = model.build_packer(
+            os.fspath(layout.preprocess_dir), config.seq_length, config.segment_names
+        )
         if config.mixed_precision != "none":
             tf_keras.mixed_precision.set_global_policy(config.mixed_precision)
         with strategy.scope():
@@ -153,16 +159,31 @@ def train(
             logging.info("Resumed from %s (step %d).", latest, int(optimizer.iterations.numpy()))
         if not chief:
             # Every worker takes part in saving; only the chief's copy is kept.
-            checkpoint_dir = os.path.join(output_dir, f".worker_{strategy.cluster_resolver.task_id}_checkpoints")
-        manager = tf.train.CheckpointManager(checkpoint, checkpoint_dir, max_to_keep=config.max_checkpoints)
+            checkpoint_dir = os.path.join(
+                output_dir, f".worker_{strategy.cluster_resolver.task_id}_checkpoints"
+            )
+        manager = tf.train.CheckpointManager(
+            checkpoint, checkpoint_dir, max_to_keep=config.max_checkpoints
+        )
         trainer = Trainer(strategy, classifier, optimizer, config)
         output = output_dir if chief else None
-        return _run(trainer, packer, manager, train_data, eval_data, output, total_steps, steps_per_epoch)
+        return _run(
+            trainer, packer, manager, train_data, eval_data, output, total_steps, steps_per_epoch
+        )
     finally:
         tf_keras.mixed_precision.set_global_policy(previous_policy)
 
 
-def _run(trainer: Trainer, packer, manager, train_data, eval_data, output_dir: str | None, total_steps, steps_per_epoch) -> TrainResult:
+def _run(
+    trainer: Trainer,
+    packer,
+    manager,
+    train_data,
+    eval_data,
+    output_dir: str | None,
+    total_steps,
+    steps_per_epoch,
+) -> TrainResult:
     """The step loop; `output_dir` is None on workers that write no results."""
     config, strategy, optimizer = trainer.config, trainer.strategy, trainer.optimizer
     step = resumed_from = int(optimizer.iterations.numpy())
@@ -172,19 +193,33 @@ def _run(trainer: Trainer, packer, manager, train_data, eval_data, output_dir: s
     logging.info(
         "Fine-tuning on %d examples (%d skipped without gold label): %d steps of %d (%d per epoch) "
         "on %d replica(s), starting at step %d.",
-        len(train_data.examples), train_data.skipped, total_steps, config.batch_size, steps_per_epoch,
-        strategy.num_replicas_in_sync, step,
+        len(train_data.examples),
+        train_data.skipped,
+        total_steps,
+        config.batch_size,
+        steps_per_epoch,
+        strategy.num_replicas_in_sync,
+        step,
     )
     while step < total_steps:
         epoch, offset = divmod(step, steps_per_epoch)
         epoch_steps = min(steps_per_epoch, total_steps - epoch * steps_per_epoch)
         dataset_fn = pipeline.train_dataset_fn(
-            train_data.examples, packer, config.segment_names, config.batch_size,
-            seed=config.seed, epoch=epoch, start_step=offset,
+            train_data.examples,
+            packer,
+            config.segment_names,
+            config.batch_size,
+            seed=config.seed,
+            epoch=epoch,
+            start_step=offset,
         )
         iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
-        bar = tf_keras.utils.Progbar(epoch_steps, verbose=1 if config.progress else 0, stateful_metrics=["lr"])
-        logging.info("Epoch %d, steps %d-%d.", epoch + 1, step + 1, epoch * steps_per_epoch + epoch_steps)
+        bar = tf_keras.utils.Progbar(
+            epoch_steps, verbose=1 if config.progress else 0, stateful_metrics=["lr"]
+        )
+        logging.info(
+            "Epoch %d, steps %d-%d.", epoch + 1, step + 1, epoch * steps_per_epoch + epoch_steps
+        )
         for in_epoch in range(offset, epoch_steps):
             loss = float(trainer.train_step(iterator))
             step += 1
@@ -200,8 +235,14 @@ def _run(trainer: Trainer, packer, manager, train_data, eval_data, output_dir: s
                     resume.write_evaluations(eval_path, evaluations)
                 logging.info(
                     "Eval after epoch %d (step %d): accuracy %.4f, loss %.4f, %s.",
-                    epoch + 1, step, result["accuracy"], result["loss"],
-                    ", ".join(f"{k} P {v['precision']:.3f} R {v['recall']:.3f}" for k, v in result["per_class"].items()),
+                    epoch + 1,
+                    step,
+                    result["accuracy"],
+                    result["loss"],
+                    ", ".join(
+                        f"{k} P {v['precision']:.3f} R {v['recall']:.3f}"
+                        for k, v in result["per_class"].items()
+                    ),
                 )
             if step % config.checkpoint_every == 0 or step == total_steps:
                 path = manager.save(checkpoint_number=step)

@@ -37,13 +37,19 @@ class Trainer:
         self.optimizer = optimizer
         self.config = config
         self.loss_scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
-        self._gradients = tf.function(self._replica_gradients, jit_compile=True) if config.jit_compile else self._replica_gradients
+        self._gradients = (
+            tf.function(self._replica_gradients, jit_compile=True)
+            if config.jit_compile
+            else self._replica_gradients
+        )
 
     def _replica_gradients(self, features, labels):
         variables = self.classifier.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.classifier(features, training=True)["logits"]
-            per_example = tf_keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+            per_example = tf_keras.losses.sparse_categorical_crossentropy(
+                labels, logits, from_logits=True
+            )
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.config.batch_size)
             if self.classifier.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(self.classifier.losses))
@@ -69,9 +75,15 @@ class Trainer:
         logits = self.classifier(features, training=False)["logits"]
         predictions = tf.argmax(logits, axis=-1, output_type=tf.int32)
         confusion = tf.math.confusion_matrix(
-            labels, predictions, num_classes=len(self.config.labels), weights=weights, dtype=tf.float32
+            labels,
+            predictions,
+            num_classes=len(self.config.labels),
+            weights=weights,
+            dtype=tf.float32,
         )
-        per_example = tf_keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        per_example = tf_keras.losses.sparse_categorical_crossentropy(
+            labels, logits, from_logits=True
+        )
         return confusion, tf.reduce_sum(per_example * weights)
 
     @tf.function
@@ -86,7 +98,9 @@ class Trainer:
 def evaluate(trainer: Trainer, packer: tf_keras.Model, eval_data: NliData) -> dict:
     """Accuracy, per-class precision/recall and mean loss of the classifier on `eval_data`."""
     config = trainer.config
-    dataset_fn, num_steps = pipeline.eval_dataset_fn(eval_data.examples, packer, config.segment_names, config.batch_size)
+    dataset_fn, num_steps = pipeline.eval_dataset_fn(
+        eval_data.examples, packer, config.segment_names, config.batch_size
+    )
     iterator = iter(trainer.strategy.distribute_datasets_from_function(dataset_fn))
     confusion = np.zeros((len(config.labels),) * 2)
     loss = 0.0

@@ -4,15 +4,15 @@ Public API: `TokenizerSettings`, `BertTokenizer`, `BertPreprocessor`,
 `build_preprocess_model`, `bert_pack_inputs`, `load_vocab`.
 """
 
-from bert_tf.preprocess.module import BertPreprocessor
-from bert_tf.preprocess.module import build_preprocess_model
-from bert_tf.preprocess.packing import bert_pack_inputs
-from bert_tf.preprocess.packing import SpecialTokenIds
-from bert_tf.preprocess.tokenizer import BertTokenizer
-from bert_tf.preprocess.tokenizer import load_vocab
-from bert_tf.preprocess.tokenizer import SettingsError
-from bert_tf.preprocess.tokenizer import TokenizerSettings
-from bert_tf.preprocess.tokenizer import VocabError
+from bert_tf.preprocess.module import BertPreprocessor, build_preprocess_model
+from bert_tf.preprocess.packing import SpecialTokenIds, bert_pack_inputs
+from bert_tf.preprocess.tokenizer import (
+    BertTokenizer,
+    SettingsError,
+    TokenizerSettings,
+    VocabError,
+    load_vocab,
+)
 
 __all__ = [
     "BertPreprocessor",

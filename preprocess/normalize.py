@@ -160,7 +160,7 @@ def _output_class(char: str, isolated: bool) -> int:
     return NORMAL
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build_tables(
     lower_case: bool, strip_accents: bool, tokenize_chinese_chars: bool
 ) -> NormalizerTables:

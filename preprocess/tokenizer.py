@@ -98,7 +98,7 @@ class TokenizerSettings:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_tokenizer_config(cls, path: str | os.PathLike) -> "TokenizerSettings":
+    def from_tokenizer_config(cls, path: str | os.PathLike) -> TokenizerSettings:
         """Reads a Hugging Face `tokenizer_config.json`.
 
         Missing keys take Hugging Face's `BertTokenizer` defaults

@@ -35,23 +35,129 @@ from __future__ import annotations
 import json
 import os
 import pathlib
-from typing import Any, Iterable, NamedTuple
+from collections.abc import Iterable
+from typing import Any, NamedTuple
 
 import numpy as np
 
 # Special tokens first ([PAD] = 0), then words and ## pieces that tokenize real text.
 BASE_VOCAB = (
-    "[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]",
-    ".", ",", "!", "?", "'", "-",
-    "the", "a", "an", "is", "are", "was", "be", "to", "of", "and", "in", "it", "on",
-    "for", "with", "that", "this", "not", "no", "yes", "i", "you", "he", "she", "we",
-    "they", "cat", "dog", "man", "woman", "sat", "mat", "hello", "world", "good", "bad",
-    "day", "night", "play", "run", "walk", "eat", "food", "red", "blue", "green", "big",
-    "small", "house", "car", "book", "read", "write", "model", "text", "word", "un",
-    "##s", "##ed", "##ing", "##ly", "##er", "##est", "##able", "##ness", "##a", "##b",
-    "##c", "##d", "##e", "##i", "##o", "##u", "##n", "##t", "##r", "##y",
-    "b", "c", "d", "e", "f", "g", "h", "j", "k", "l", "m", "n", "o", "p", "q", "r",
-    "s", "t", "u", "v", "w", "x", "y", "z", "0", "1", "2", "3",
+    "[PAD]",
+    "[UNK]",
+    "[CLS]",
+    "[SEP]",
+    "[MASK]",
+    ".",
+    ",",
+    "!",
+    "?",
+    "'",
+    "-",
+    "the",
+    "a",
+    "an",
+    "is",
+    "are",
+    "was",
+    "be",
+    "to",
+    "of",
+    "and",
+    "in",
+    "it",
+    "on",
+    "for",
+    "with",
+    "that",
+    "this",
+    "not",
+    "no",
+    "yes",
+    "i",
+    "you",
+    "he",
+    "she",
+    "we",
+    "they",
+    "cat",
+    "dog",
+    "man",
+    "woman",
+    "sat",
+    "mat",
+    "hello",
+    "world",
+    "good",
+    "bad",
+    "day",
+    "night",
+    "play",
+    "run",
+    "walk",
+    "eat",
+    "food",
+    "red",
+    "blue",
+    "green",
+    "big",
+    "small",
+    "house",
+    "car",
+    "book",
+    "read",
+    "write",
+    "model",
+    "text",
+    "word",
+    "un",
+    "##s",
+    "##ed",
+    "##ing",
+    "##ly",
+    "##er",
+    "##est",
+    "##able",
+    "##ness",
+    "##a",
+    "##b",
+    "##c",
+    "##d",
+    "##e",
+    "##i",
+    "##o",
+    "##u",
+    "##n",
+    "##t",
+    "##r",
+    "##y",
+    "b",
+    "c",
+    "d",
+    "e",
+    "f",
+    "g",
+    "h",
+    "j",
+    "k",
+    "l",
+    "m",
+    "n",
+    "o",
+    "p",
+    "q",
+    "r",
+    "s",
+    "t",
+    "u",
+    "v",
+    "w",
+    "x",
+    "y",
+    "z",
+    "0",
+    "1",
+    "2",
+    "3",
 )
 
 
@@ -73,17 +179,26 @@ def tiny_config(**overrides) -> dict[str, Any]:
     (which google-research reads as tanh GELU and Hugging Face as exact GELU).
     """
     config = dict(
-        vocab_size=len(BASE_VOCAB), hidden_size=32, num_hidden_layers=2,
-        num_attention_heads=4, intermediate_size=64, hidden_act="gelu",
-        hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-        max_position_embeddings=64, type_vocab_size=2, initializer_range=0.02,
-        layer_norm_eps=1e-12)
+        vocab_size=len(BASE_VOCAB),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        hidden_act="gelu",
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+        max_position_embeddings=64,
+        type_vocab_size=2,
+        initializer_range=0.02,
+        layer_norm_eps=1e-12,
+    )
     config.update(overrides)
     return config
 
 
-def write_vocab(path: str | os.PathLike, extra_words: Iterable[str] = (), *,
-                size: int | None = None) -> list[str]:
+def write_vocab(
+    path: str | os.PathLike, extra_words: Iterable[str] = (), *, size: int | None = None
+) -> list[str]:
     """Writes a `vocab.txt`: `BASE_VOCAB`, then `extra_words`, then `[unusedN]` up to `size`.
 
     Returns:
@@ -98,8 +213,9 @@ def write_vocab(path: str | os.PathLike, extra_words: Iterable[str] = (), *,
     return tokens
 
 
-def write_google_checkpoint(folder: str | os.PathLike, config_dict: dict[str, Any], *,
-                            seed: int, with_heads: bool = True) -> WrittenCheckpoint:
+def write_google_checkpoint(
+    folder: str | os.PathLike, config_dict: dict[str, Any], *, seed: int, with_heads: bool = True
+) -> WrittenCheckpoint:
     """Writes a google-research TF1 checkpoint with random weights.
 
     Written with `tf.compat.v1` (graph, variables, `Saver`), as google-research
@@ -117,8 +233,9 @@ def write_google_checkpoint(folder: str | os.PathLike, config_dict: dict[str, An
 
     folder = pathlib.Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    hf_act = {"gelu": "gelu_new"}.get(config_dict.get("hidden_act", "gelu"),
-                                      config_dict.get("hidden_act"))
+    hf_act = {"gelu": "gelu_new"}.get(
+        config_dict.get("hidden_act", "gelu"), config_dict.get("hidden_act")
+    )
     reference = _random_reference(dict(config_dict, hidden_act=hf_act), seed, with_heads)
     variables = {}
     for name, value in _state_dict(reference).items():
@@ -132,8 +249,9 @@ def write_google_checkpoint(folder: str | os.PathLike, config_dict: dict[str, An
     # As google-research/bert wrote them: a TF1 graph, variables, a Saver (V2 format).
     with tf.Graph().as_default():
         for name in sorted(variables):
-            tf.compat.v1.get_variable(name, initializer=tf.constant(variables[name]),
-                                      trainable=name != "global_step")
+            tf.compat.v1.get_variable(
+                name, initializer=tf.constant(variables[name]), trainable=name != "global_step"
+            )
         saver = tf.compat.v1.train.Saver()
         with tf.compat.v1.Session() as session:
             session.run(tf.compat.v1.global_variables_initializer())
@@ -143,10 +261,17 @@ def write_google_checkpoint(folder: str | os.PathLike, config_dict: dict[str, An
     return WrittenCheckpoint(folder, reference)
 
 
-def write_hf_checkpoint(folder: str | os.PathLike, config_dict: dict[str, Any], *, seed: int,
-                        weights_format: str = "safetensors", prefix: bool = True,
-                        old_layernorm_names: bool = False, with_heads: bool = True,
-                        do_lower_case: bool = True) -> WrittenCheckpoint:
+def write_hf_checkpoint(
+    folder: str | os.PathLike,
+    config_dict: dict[str, Any],
+    *,
+    seed: int,
+    weights_format: str = "safetensors",
+    prefix: bool = True,
+    old_layernorm_names: bool = False,
+    with_heads: bool = True,
+    do_lower_case: bool = True,
+) -> WrittenCheckpoint:
     """Writes a Hugging Face checkpoint folder with random weights.
 
     Made with `save_pretrained` (so `config.json` is what transformers writes),
@@ -183,30 +308,41 @@ def write_hf_checkpoint(folder: str | os.PathLike, config_dict: dict[str, Any], 
 
     state = {}
     for name, tensor in reference.state_dict().items():
-        canonical = name[len("bert."):] if name.startswith("bert.") else name
+        canonical = name[len("bert.") :] if name.startswith("bert.") else name
         if prefix and not canonical.startswith("cls."):
             canonical = "bert." + canonical
         if old_layernorm_names:
             canonical = canonical.replace("LayerNorm.weight", "LayerNorm.gamma").replace(
-                "LayerNorm.bias", "LayerNorm.beta")
+                "LayerNorm.bias", "LayerNorm.beta"
+            )
         state[canonical] = tensor.detach().clone().contiguous()
     if weights_format == "safetensors":
         import safetensors.torch
 
         state = {k: v for k, v in state.items() if not k.startswith("cls.predictions.decoder.")}
-        safetensors.torch.save_file(state, str(folder / "model.safetensors"),
-                                    metadata={"format": "pt"})
+        safetensors.torch.save_file(
+            state, str(folder / "model.safetensors"), metadata={"format": "pt"}
+        )
     else:
         torch.save(state, folder / "pytorch_model.bin")
     write_vocab(folder / "vocab.txt", size=config_dict["vocab_size"])
-    (folder / "tokenizer_config.json").write_text(json.dumps(
-        {"do_lower_case": do_lower_case, "strip_accents": None, "tokenize_chinese_chars": True,
-         "tokenizer_class": "BertTokenizer", "model_max_length": 512}))
+    (folder / "tokenizer_config.json").write_text(
+        json.dumps(
+            {
+                "do_lower_case": do_lower_case,
+                "strip_accents": None,
+                "tokenize_chinese_chars": True,
+                "tokenizer_class": "BertTokenizer",
+                "model_max_length": 512,
+            }
+        )
+    )
     return WrittenCheckpoint(folder, reference)
 
 
-def sample_inputs(config_dict: dict[str, Any], *, batch: int = 3, seq_length: int = 11,
-                  seed: int = 0) -> dict[str, np.ndarray]:
+def sample_inputs(
+    config_dict: dict[str, Any], *, batch: int = 3, seq_length: int = 11, seed: int = 0
+) -> dict[str, np.ndarray]:
     """Encoder inputs with padding and two segments: `[CLS] a [SEP] b [SEP] [PAD]...`.
 
     Row r has `seq_length - 2 * r` real tokens (at least 5), so the batch mixes
@@ -223,12 +359,13 @@ def sample_inputs(config_dict: dict[str, Any], *, batch: int = 3, seq_length: in
         row[0], row[first], row[length - 1] = 2, 3, 3  # [CLS] a [SEP] b [SEP]
         ids[r, :length] = row
         mask[r, :length] = 1
-        types[r, first + 1:length] = 1
+        types[r, first + 1 : length] = 1
     return {"input_word_ids": ids, "input_mask": mask, "input_type_ids": types}
 
 
-def reference_outputs(reference, inputs: dict[str, np.ndarray],
-                      masked_lm_positions: np.ndarray | None = None) -> dict[str, Any]:
+def reference_outputs(
+    reference, inputs: dict[str, np.ndarray], masked_lm_positions: np.ndarray | None = None
+) -> dict[str, Any]:
     """The reference model's outputs in the encoder's dict terms, as numpy float32.
 
     Returns:
@@ -240,10 +377,12 @@ def reference_outputs(reference, inputs: dict[str, np.ndarray],
 
     bert = getattr(reference, "bert", reference)
     with torch.no_grad():
-        out = bert(input_ids=torch.as_tensor(inputs["input_word_ids"], dtype=torch.long),
-                   attention_mask=torch.as_tensor(inputs["input_mask"], dtype=torch.long),
-                   token_type_ids=torch.as_tensor(inputs["input_type_ids"], dtype=torch.long),
-                   output_hidden_states=True)
+        out = bert(
+            input_ids=torch.as_tensor(inputs["input_word_ids"], dtype=torch.long),
+            attention_mask=torch.as_tensor(inputs["input_mask"], dtype=torch.long),
+            token_type_ids=torch.as_tensor(inputs["input_type_ids"], dtype=torch.long),
+            output_hidden_states=True,
+        )
         result = {
             "encoder_outputs": [h.numpy() for h in out.hidden_states[1:]],
             "sequence_output": out.last_hidden_state.numpy(),
@@ -254,8 +393,10 @@ def reference_outputs(reference, inputs: dict[str, np.ndarray],
             if masked_lm_positions is not None:
                 positions = torch.as_tensor(masked_lm_positions, dtype=torch.long)
                 gathered = torch.gather(
-                    out.last_hidden_state, 1,
-                    positions[:, :, None].expand(-1, -1, out.last_hidden_state.shape[-1]))
+                    out.last_hidden_state,
+                    1,
+                    positions[:, :, None].expand(-1, -1, out.last_hidden_state.shape[-1]),
+                )
                 result["mlm_logits"] = reference.cls.predictions(gathered).numpy()
     return result
 
@@ -286,7 +427,7 @@ def _state_dict(model) -> dict[str, np.ndarray]:
     """HF names without the `bert.` prefix -> float32 arrays (tied copies dropped)."""
     out = {}
     for name, tensor in model.state_dict().items():
-        name = name[len("bert."):] if name.startswith("bert.") else name
+        name = name[len("bert.") :] if name.startswith("bert.") else name
         if name.startswith("cls.predictions.decoder."):
             continue
         out[name] = tensor.detach().numpy().astype(np.float32)
@@ -296,7 +437,7 @@ def _state_dict(model) -> dict[str, np.ndarray]:
 def _google_name(hf_name: str) -> tuple[str, bool] | None:
     """The google-research variable name for a (prefix-less) HF name, and transpose?"""
     if hf_name.startswith("embeddings.") and hf_name.endswith("_embeddings.weight"):
-        return "bert/" + hf_name[:-len(".weight")].replace(".", "/"), False
+        return "bert/" + hf_name[: -len(".weight")].replace(".", "/"), False
     if hf_name == "cls.predictions.bias":
         return "cls/predictions/output_bias", False
     if hf_name.startswith("cls.seq_relationship."):
@@ -322,8 +463,11 @@ def max_abs_diffs(actual: dict[str, Any], expected: dict[str, Any]) -> dict[str,
     diffs = {}
     for key in sorted(set(actual) & set(expected)):
         a, e = actual[key], expected[key]
-        pairs = ([(f"{key}/{i}", x, y) for i, (x, y) in enumerate(zip(a, e, strict=True))]
-                 if isinstance(e, (list, tuple)) else [(key, a, e)])
+        pairs = (
+            [(f"{key}/{i}", x, y) for i, (x, y) in enumerate(zip(a, e, strict=True))]
+            if isinstance(e, (list, tuple))
+            else [(key, a, e)]
+        )
         for name, x, y in pairs:
             x, y = np.asarray(x), np.asarray(y)
             if x.shape != y.shape:

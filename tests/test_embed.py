@@ -65,8 +65,9 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-def assert_same_vectors(ours: np.ndarray, reference: np.ndarray, *, min_cosine=0.9999,
-                        atol=None) -> None:
+def assert_same_vectors(
+    ours: np.ndarray, reference: np.ndarray, *, min_cosine=0.9999, atol=None
+) -> None:
     """Row by row: cosine above `min_cosine` (and, if given, max abs diff <= atol)."""
     assert ours.dtype == np.float32
     assert ours.shape == reference.shape
@@ -99,8 +100,7 @@ def hf_outputs(minilm_dir):
 
     tokenizer = transformers.BertTokenizerFast.from_pretrained(str(minilm_dir))
     model = transformers.BertModel.from_pretrained(str(minilm_dir)).eval()
-    batch = tokenizer(TEXTS, padding=True, truncation=True, max_length=128,
-                      return_tensors="pt")
+    batch = tokenizer(TEXTS, padding=True, truncation=True, max_length=128, return_tensors="pt")
     with torch.inference_mode():
         out = model(**batch)
     return out.last_hidden_state[:, 0].numpy(), out.pooler_output.numpy()
@@ -154,8 +154,9 @@ def test_default_max_seq_length_is_the_exports(minilm_export_dir):
     embedder = embed_lib.load(minilm_export_dir)
     assert embedder.default_seq_length == 128
     assert embedder.max_positions == 512
-    np.testing.assert_array_equal(embed(TEXTS[:4], minilm_export_dir),
-                                  embed(TEXTS[:4], minilm_export_dir, max_seq_length=128))
+    np.testing.assert_array_equal(
+        embed(TEXTS[:4], minilm_export_dir), embed(TEXTS[:4], minilm_export_dir, max_seq_length=128)
+    )
 
 
 def test_empty_inputs(minilm_export_dir, sentence_transformer):
@@ -180,12 +181,15 @@ def test_packing_equals_the_exported_preprocess_model(minilm_export_dir):
         assert not reference[key].numpy()[:, width:].any()
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(pooling="max"), "pooling: expected one of mean, cls, pooled, found 'max'"),
-    (dict(batch_size=0), "batch_size: expected an int >= 1, found 0"),
-    (dict(max_seq_length=1), "max_seq_length: expected an int >= 2"),
-    (dict(max_seq_length=513), "max_seq_length: expected at most 512"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(pooling="max"), "pooling: expected one of mean, cls, pooled, found 'max'"),
+        (dict(batch_size=0), "batch_size: expected an int >= 1, found 0"),
+        (dict(max_seq_length=1), "max_seq_length: expected an int >= 2"),
+        (dict(max_seq_length=513), "max_seq_length: expected at most 512"),
+    ],
+)
 def test_bad_arguments(minilm_export_dir, kwargs, message):
     with pytest.raises(EmbedError, match=re.escape(message)):
         embed(["a"], minilm_export_dir, **kwargs)
@@ -199,7 +203,7 @@ def test_bad_texts_and_export_dirs(minilm_export_dir, tmp_path):
     with pytest.raises(EmbedError, match="not found"):
         embed(["a"], tmp_path / "missing")
     (tmp_path / "half" / "encoder").mkdir(parents=True)
-    with pytest.raises(EmbedError, match="no encoder/ SavedModel"):
+    with pytest.raises(EmbedError, match="not a bert-tf export: no encoder/saved_model.pb"):
         embed(["a"], tmp_path / "half")
 
 
@@ -217,9 +221,15 @@ def test_embed_file_streams_text_lines_in_order(minilm_export_dir, tmp_path):
     source = _write(tmp_path / "in.txt", data)
     assert embed_lib.count_lines(source) == len(lines)
     seen = []
-    result = embed_lib.embed_file(source, tmp_path / "out.npy", minilm_export_dir,
-                                  normalize=True, batch_size=2, chunk_lines=3,
-                                  progress=lambda done, total: seen.append((done, total)))
+    result = embed_lib.embed_file(
+        source,
+        tmp_path / "out.npy",
+        minilm_export_dir,
+        normalize=True,
+        batch_size=2,
+        chunk_lines=3,
+        progress=lambda done, total: seen.append((done, total)),
+    )
     assert (result.count, result.dim) == (len(lines), 384)
     vectors = np.load(tmp_path / "out.npy")
     assert vectors.dtype == np.float32 and vectors.shape == (len(lines), 384)
@@ -231,15 +241,18 @@ def test_embed_file_streams_text_lines_in_order(minilm_export_dir, tmp_path):
 
 
 def test_embed_file_json_lines(minilm_export_dir, tmp_path):
-    records = [{"id": 1, "text": "A man is eating food."}, None,
-               {"text": "Über-fast Zürich trams", "lang": "de"}, {"text": ""}]
-    data = "\n".join("" if r is None else json.dumps(r, ensure_ascii=False)
-                     for r in records) + "\n"
+    records = [
+        {"id": 1, "text": "A man is eating food."},
+        None,
+        {"text": "Über-fast Zürich trams", "lang": "de"},
+        {"text": ""},
+    ]
+    data = "\n".join("" if r is None else json.dumps(r, ensure_ascii=False) for r in records) + "\n"
     source = _write(tmp_path / "in.jsonl", data.encode())
-    embed_lib.embed_file(source, tmp_path / "out.npy", minilm_export_dir, pooling="cls",
-                         json_field="text")
-    expected = embed([(r or {}).get("text", "") for r in records], minilm_export_dir,
-                     pooling="cls")
+    embed_lib.embed_file(
+        source, tmp_path / "out.npy", minilm_export_dir, pooling="cls", json_field="text"
+    )
+    expected = embed([(r or {}).get("text", "") for r in records], minilm_export_dir, pooling="cls")
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=0, atol=1e-5)
 
 
@@ -250,22 +263,32 @@ def test_embed_file_of_an_empty_file(minilm_export_dir, tmp_path):
     assert np.load(tmp_path / "out.npy").shape == (0, 384)
 
 
-@pytest.mark.parametrize("data, json_field, message", [
-    (b"fine\nbad \xff byte\n", None, r"in\.txt:2: not valid UTF-8"),
-    (b'{"text": "ok"}\n{"text": oops}\n', "text", r"in\.txt:2: not a JSON line"),
-    (b'{"text": "ok"}\n{"body": "x", "id": 2}\n', "text",
-     r"in\.txt:2: expected a JSON object with field 'text', found an object with "
-     r"fields 'body', 'id'"),
-    (b'["a list"]\n', "text", r"in\.txt:1: expected a JSON object with field 'text', "
-                              r"found a JSON list"),
-    (b'{"text": 42}\n', "text", r"in\.txt:1: field 'text': expected a string, found int"),
-])
-def test_embed_file_bad_lines_leave_nothing(minilm_export_dir, tmp_path, data, json_field,
-                                            message):
+@pytest.mark.parametrize(
+    "data, json_field, message",
+    [
+        (b"fine\nbad \xff byte\n", None, r"in\.txt:2: not valid UTF-8"),
+        (b'{"text": "ok"}\n{"text": oops}\n', "text", r"in\.txt:2: not a JSON line"),
+        (
+            b'{"text": "ok"}\n{"body": "x", "id": 2}\n',
+            "text",
+            r"in\.txt:2: expected a JSON object with field 'text', found an object with "
+            r"fields 'body', 'id'",
+        ),
+        (
+            b'["a list"]\n',
+            "text",
+            r"in\.txt:1: expected a JSON object with field 'text', "
+            r"found a JSON list",
+        ),
+        (b'{"text": 42}\n', "text", r"in\.txt:1: field 'text': expected a string, found int"),
+    ],
+)
+def test_embed_file_bad_lines_leave_nothing(minilm_export_dir, tmp_path, data, json_field, message):
     source = _write(tmp_path / "in.txt", data)
     with pytest.raises(EmbedError, match=message):
-        embed_lib.embed_file(source, tmp_path / "out.npy", minilm_export_dir,
-                             json_field=json_field, chunk_lines=1)
+        embed_lib.embed_file(
+            source, tmp_path / "out.npy", minilm_export_dir, json_field=json_field, chunk_lines=1
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.txt"]
 
 
@@ -282,18 +305,29 @@ def test_embed_file_bad_paths(minilm_export_dir, tmp_path):
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-m", "bert_tf.cli.embed", *args], capture_output=True,
-                          text=True, env=env, cwd=pathlib.Path(__file__).resolve().parent.parent,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "bert_tf.cli.embed", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=pathlib.Path(__file__).resolve().parent.parent,
+        timeout=600,
+    )
 
 
 def test_cli_end_to_end(minilm_export_dir, tmp_path):
     lines = TEXTS[:12] + [""]
     source = _write(tmp_path / "texts.txt", ("\n".join(lines) + "\n").encode())
     output = tmp_path / "vectors.npy"
-    done = _cli(f"--export_dir={minilm_export_dir}", f"--input={source}",
-                f"--output={output}", "--pooling=mean", "--normalize", "--batch_size=4",
-                "--max_seq_length=64")
+    done = _cli(
+        f"--export_dir={minilm_export_dir}",
+        f"--input={source}",
+        f"--output={output}",
+        "--pooling=mean",
+        "--normalize",
+        "--batch_size=4",
+        "--max_seq_length=64",
+    )
     assert done.returncode == 0, done.stderr
     assert f"Wrote {len(lines)} x 384 float32 vectors to {output}" in done.stdout
     assert f"embedded {len(lines)}/{len(lines)} lines" in done.stderr  # Progress.
@@ -304,12 +338,18 @@ def test_cli_end_to_end(minilm_export_dir, tmp_path):
 def test_cli_errors_are_one_line(minilm_export_dir, tmp_path):
     source = _write(tmp_path / "in.jsonl", b'{"text": "a"}\n{"txt": "b"}\n')
     output = tmp_path / "out.npy"
-    done = _cli(f"--export_dir={minilm_export_dir}", f"--input={source}",
-                f"--output={output}", "--json_field=text")
+    done = _cli(
+        f"--export_dir={minilm_export_dir}",
+        f"--input={source}",
+        f"--output={output}",
+        "--json_field=text",
+    )
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: {source}:2: expected a JSON object with field 'text', "
-                      "found an object with fields 'txt'"]
+    assert errors == [
+        f"error: {source}:2: expected a JSON object with field 'text', "
+        "found an object with fields 'txt'"
+    ]
     assert "Traceback" not in done.stderr
     assert not output.exists()
     missing = _cli(f"--export_dir={tmp_path}", f"--input={source}")

@@ -61,8 +61,9 @@ def main(argv) -> None:
     for when, message in marks.marks:
         held = [rss for t, rss in samples if previous <= t <= when]
         if held:
-            print(f"{when - start:6.1f} s  max RSS {max(held) / 1e6:6.0f} MB  "
-                  f"until: {message[:80]}")
+            print(
+                f"{when - start:6.1f} s  max RSS {max(held) / 1e6:6.0f} MB  until: {message[:80]}"
+            )
         previous = when
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -19,8 +19,15 @@ from bert_tf.checkpoints.files import CheckpointFiles, find_checkpoint
 from bert_tf.checkpoints.report import LoadReport, Mismatch
 from bert_tf.checkpoints.targets import model_slots
 
-__all__ = ["CheckpointFiles", "LoadReport", "Mismatch", "find_checkpoint", "load_checkpoint",
-           "read_variables", "open_reader"]
+__all__ = [
+    "CheckpointFiles",
+    "LoadReport",
+    "Mismatch",
+    "find_checkpoint",
+    "load_checkpoint",
+    "read_variables",
+    "open_reader",
+]
 
 
 def open_reader(files: CheckpointFiles):
@@ -44,8 +51,9 @@ def read_variables(files: CheckpointFiles | str | os.PathLike) -> dict[str, tupl
     return open_reader(files).shapes()
 
 
-def load_checkpoint(files_or_path: CheckpointFiles | str | os.PathLike, encoder, *,
-                    mlm_model=None, nsp_model=None) -> LoadReport:
+def load_checkpoint(
+    files_or_path: CheckpointFiles | str | os.PathLike, encoder, *, mlm_model=None, nsp_model=None
+) -> LoadReport:
     """Fills `encoder` (and the given heads) from a checkpoint.
 
     Args:
@@ -65,8 +73,11 @@ def load_checkpoint(files_or_path: CheckpointFiles | str | os.PathLike, encoder,
             the expected and the found shape), variables of more layers than
             the config has, a missing encoder weight, or a partial head.
     """
-    files = (files_or_path if isinstance(files_or_path, CheckpointFiles)
-             else find_checkpoint(files_or_path))
+    files = (
+        files_or_path
+        if isinstance(files_or_path, CheckpointFiles)
+        else find_checkpoint(files_or_path)
+    )
     fmt = google.FORMAT if files.format == "google" else huggingface.FORMAT
     reader = open_reader(files)
     slots = model_slots(encoder, mlm_model=mlm_model, nsp_model=nsp_model)

@@ -13,8 +13,12 @@ from absl import logging
 from bert_tf.errors import CheckpointError
 
 # Hugging Face weight files, in order of preference (safetensors needs no torch).
-HF_WEIGHTS = ("model.safetensors", "model.safetensors.index.json",
-              "pytorch_model.bin", "pytorch_model.bin.index.json")
+HF_WEIGHTS = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
 
 
@@ -60,40 +64,49 @@ def find_checkpoint(path: str | os.PathLike) -> CheckpointFiles:
     if os.path.isfile(path):
         name = os.path.basename(path)
         if name.endswith(".index") and not name.endswith(".index.json"):
-            return _google(path[:-len(".index")])
+            return _google(path[: -len(".index")])
         if _DATA_SUFFIX.search(name):
             return _google(_DATA_SUFFIX.sub("", path))
         if name.endswith((".safetensors", ".bin", ".index.json")):
             return _huggingface(os.path.dirname(path) or ".", path)
         raise CheckpointError(
             f"{path} is not a checkpoint: expected a TF1 prefix, a .safetensors / .bin "
-            f"weights file, or a folder holding one")
+            f"weights file, or a folder holding one"
+        )
     if os.path.isfile(path + ".index"):
         return _google(path)
     raise CheckpointError(
         f"checkpoint not found: {path} (expected a TF1 prefix such as .../bert_model.ckpt "
-        f"with its .index and .data files, or a folder with {' or '.join(HF_WEIGHTS[::2])})")
+        f"with its .index and .data files, or a folder with {' or '.join(HF_WEIGHTS[::2])})"
+    )
 
 
 def _find_in_folder(folder: str) -> CheckpointFiles:
     folder = _sentence_transformers_module(folder)
-    hf = next((os.path.join(folder, n) for n in HF_WEIGHTS
-               if os.path.isfile(os.path.join(folder, n))), None)
+    hf = next(
+        (os.path.join(folder, n) for n in HF_WEIGHTS if os.path.isfile(os.path.join(folder, n))),
+        None,
+    )
     indexes = sorted(glob.glob(os.path.join(glob.escape(folder), "*.index")))
     if hf is not None:
         if indexes:
-            logging.info("%s holds both Hugging Face weights and a TF1 checkpoint; "
-                         "using the Hugging Face weights %s.", folder, hf)
+            logging.info(
+                "%s holds both Hugging Face weights and a TF1 checkpoint; "
+                "using the Hugging Face weights %s.",
+                folder,
+                hf,
+            )
         return _huggingface(folder, hf)
     if not indexes:
         raise CheckpointError(
             f"no checkpoint in folder {folder}: expected bert_model.ckpt.index (+ .data) "
-            f"or {' or '.join(HF_WEIGHTS[::2])}")
+            f"or {' or '.join(HF_WEIGHTS[::2])}"
+        )
     preferred = os.path.join(folder, "bert_model.ckpt.index")
     if preferred in indexes:
-        return _google(preferred[:-len(".index")])
+        return _google(preferred[: -len(".index")])
     if len(indexes) == 1:
-        return _google(indexes[0][:-len(".index")])
+        return _google(indexes[0][: -len(".index")])
     import tensorflow as tf
 
     latest = tf.train.latest_checkpoint(folder)
@@ -102,7 +115,8 @@ def _find_in_folder(folder: str) -> CheckpointFiles:
         return _google(latest)
     raise CheckpointError(
         f"folder {folder} holds several TF1 checkpoints "
-        f"({', '.join(os.path.basename(i)[:-len('.index')] for i in indexes)}); pass one prefix")
+        f"({', '.join(os.path.basename(i)[: -len('.index')] for i in indexes)}); pass one prefix"
+    )
 
 
 def _sentence_transformers_module(folder: str) -> str:
@@ -117,7 +131,8 @@ def _sentence_transformers_module(folder: str) -> str:
     except (OSError, ValueError, StopIteration, AttributeError) as e:
         raise CheckpointError(
             f"{modules}: cannot find the Transformer module of this sentence-transformers "
-            f"folder ({type(e).__name__})") from None
+            f"folder ({type(e).__name__})"
+        ) from None
     sub = os.path.join(folder, module.get("path", ""))
     if os.path.normpath(sub) != os.path.normpath(folder):
         logging.info("sentence-transformers folder %s: the encoder is in %s.", folder, sub)
@@ -135,24 +150,30 @@ def _google(prefix: str) -> CheckpointFiles:
     if not data:
         raise CheckpointError(
             f"TF1 checkpoint data file not found: {prefix}.data-00000-of-00001 "
-            f"(only the .index is there)")
+            f"(only the .index is there)"
+        )
     folder = os.path.dirname(prefix) or "."
     return CheckpointFiles(
-        format="google", weights=prefix,
-        config=_existing(os.path.join(folder, "bert_config.json"),
-                         os.path.join(folder, "config.json")),
+        format="google",
+        weights=prefix,
+        config=_existing(
+            os.path.join(folder, "bert_config.json"), os.path.join(folder, "config.json")
+        ),
         vocab=_existing(os.path.join(folder, "vocab.txt")),
         tokenizer_config=_existing(os.path.join(folder, "tokenizer_config.json")),
-        weight_files=(prefix + ".index", *data))
+        weight_files=(prefix + ".index", *data),
+    )
 
 
 def _huggingface(folder: str, weights: str) -> CheckpointFiles:
     return CheckpointFiles(
-        format="huggingface", weights=weights,
+        format="huggingface",
+        weights=weights,
         config=_existing(os.path.join(folder, "config.json")),
         vocab=_existing(os.path.join(folder, "vocab.txt")),
         tokenizer_config=_existing(os.path.join(folder, "tokenizer_config.json")),
-        weight_files=tuple(shard_files(weights)))
+        weight_files=tuple(shard_files(weights)),
+    )
 
 
 def shard_files(path: str) -> list[str]:

@@ -69,11 +69,13 @@ class GoogleReader:
             message = (getattr(e, "message", None) or str(e)).strip().splitlines()
             raise CheckpointError(
                 f"cannot read TF checkpoint {self.path} (truncated or corrupt index?): "
-                f"{type(e).__name__}: {message[0] if message else ''}") from None
+                f"{type(e).__name__}: {message[0] if message else ''}"
+            ) from None
 
     def shapes(self) -> dict[str, tuple[int, ...]]:
-        return {name: tuple(shape)
-                for name, shape in self._reader.get_variable_to_shape_map().items()}
+        return {
+            name: tuple(shape) for name, shape in self._reader.get_variable_to_shape_map().items()
+        }
 
     reads_rows = False  # A TF1 checkpoint is read a whole tensor at a time.
 
@@ -84,4 +86,5 @@ class GoogleReader:
         except tf.errors.OpError as e:
             raise CheckpointError(
                 f"{self.path}: cannot read variable {name!r} (truncated or corrupt data "
-                f"file?): {type(e).__name__}: {e.message.strip().splitlines()[0]}") from None
+                f"file?): {type(e).__name__}: {e.message.strip().splitlines()[0]}"
+            ) from None

@@ -11,29 +11,31 @@ writes it, `BertModel` and sentence-transformers do not) and the old
 
 from __future__ import annotations
 
-from typing import Sequence
-
 import json
-import os
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
-from bert_tf.checkpoints.tables import Format, Rule
 from bert_tf.checkpoints.files import shard_files
+from bert_tf.checkpoints.tables import Format, Rule
 from bert_tf.errors import CheckpointError
 
 _LAYER = "encoder.layer.{i}"
 
 
 def _linear(target: str, source: str) -> tuple[Rule, Rule]:
-    return (Rule(f"{target}/kernel", (f"{source}.weight",), transpose=True),
-            Rule(f"{target}/bias", (f"{source}.bias",)))
+    return (
+        Rule(f"{target}/kernel", (f"{source}.weight",), transpose=True),
+        Rule(f"{target}/bias", (f"{source}.bias",)),
+    )
 
 
 def _layer_norm(target: str, source: str) -> tuple[Rule, Rule]:
-    return (Rule(f"{target}/gamma", (f"{source}.weight",)),
-            Rule(f"{target}/beta", (f"{source}.bias",)))
+    return (
+        Rule(f"{target}/gamma", (f"{source}.weight",)),
+        Rule(f"{target}/beta", (f"{source}.bias",)),
+    )
 
 
 RULES = (
@@ -65,9 +67,12 @@ IGNORED = (
 def canonical_name(name: str) -> str:
     """`bert.x` -> `x`; `LayerNorm.gamma/beta` -> `LayerNorm.weight/bias`."""
     if name.startswith("bert."):
-        name = name[len("bert."):]
-    return re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight",
-                  re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", name))
+        name = name[len("bert.") :]
+    return re.sub(
+        r"LayerNorm\.gamma$",
+        "LayerNorm.weight",
+        re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", name),
+    )
 
 
 FORMAT = Format(name="huggingface", rules=RULES, ignored=IGNORED, canonical_name=canonical_name)
@@ -104,7 +109,8 @@ class SafetensorsReader:
         except (SafetensorError, OSError) as e:
             raise CheckpointError(
                 f"cannot read safetensors file {file} (truncated or corrupt?): "
-                f"{type(e).__name__}: {str(e).strip().splitlines()[0]}") from None
+                f"{type(e).__name__}: {str(e).strip().splitlines()[0]}"
+            ) from None
 
     reads_rows = True
 
@@ -154,7 +160,8 @@ class TorchBinReader:
         except ImportError:
             raise CheckpointError(
                 f"{self.path} is a PyTorch file and reading it needs torch, which is not "
-                f"installed: pip install torch (or convert it to model.safetensors)") from None
+                f"installed: pip install torch (or convert it to model.safetensors)"
+            ) from None
         self._torch = torch
         self._tensors = {}
         for file in self._shards:
@@ -175,9 +182,11 @@ class TorchBinReader:
         except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, ...
             raise CheckpointError(
                 f"cannot read PyTorch file {file} (truncated or corrupt file, or not a plain "
-                f"state dict?): {type(e).__name__}: {str(e).strip().splitlines()[0]}") from None
+                f"state dict?): {type(e).__name__}: {str(e).strip().splitlines()[0]}"
+            ) from None
         if not isinstance(state, dict) or not all(
-                isinstance(v, torch.Tensor) for v in state.values()):
+            isinstance(v, torch.Tensor) for v in state.values()
+        ):
             raise CheckpointError(f"{file}: expected a state dict of tensors")
         return state
 

@@ -9,15 +9,17 @@ import dataclasses
 class Mismatch:
     """A checkpoint variable whose shape does not fit the model variable it maps to."""
 
-    source: str                   # checkpoint variable name
-    target: str                   # our variable (Keras name)
-    expected: tuple[int, ...]     # the shape the model needs (in the checkpoint's layout)
-    found: tuple[int, ...]        # the shape in the checkpoint
+    source: str  # checkpoint variable name
+    target: str  # our variable (Keras name)
+    expected: tuple[int, ...]  # the shape the model needs (in the checkpoint's layout)
+    found: tuple[int, ...]  # the shape in the checkpoint
 
     def __str__(self):
-        return (f"checkpoint variable {self.source!r} does not fit model variable "
-                f"{self.target!r}: expected shape {list(self.expected)}, "
-                f"found {list(self.found)}")
+        return (
+            f"checkpoint variable {self.source!r} does not fit model variable "
+            f"{self.target!r}: expected shape {list(self.expected)}, "
+            f"found {list(self.found)}"
+        )
 
 
 @dataclasses.dataclass
@@ -50,11 +52,13 @@ class LoadReport:
 
     def summary(self) -> str:
         """A few human-readable lines: counts, then every problem by name and shape."""
-        lines = [f"{self.format} checkpoint {self.path}: {len(self.matched)} variables loaded, "
-                 f"{len(self.missing)} missing, {len(self.unused)} unused, "
-                 f"{len(self.mismatched)} mis-shaped, {len(self.ignored)} ignored; "
-                 f"MLM head: {'yes' if self.has_mlm_head else 'no'}, "
-                 f"NSP head: {'yes' if self.has_nsp_head else 'no'}"]
+        lines = [
+            f"{self.format} checkpoint {self.path}: {len(self.matched)} variables loaded, "
+            f"{len(self.missing)} missing, {len(self.unused)} unused, "
+            f"{len(self.mismatched)} mis-shaped, {len(self.ignored)} ignored; "
+            f"MLM head: {'yes' if self.has_mlm_head else 'no'}, "
+            f"NSP head: {'yes' if self.has_nsp_head else 'no'}"
+        ]
         lines += [f"  mis-shaped: {m}" for m in self.mismatched]
         lines += [f"  missing: {name}" for name in self.missing]
         lines += [f"  unused: {name} {list(shape)}" for name, shape in self.unused.items()]

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Callable, Iterable, Protocol
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
@@ -82,7 +83,7 @@ CHUNK_BYTES = 16 << 20
 
 @dataclasses.dataclass(frozen=True)
 class _Step:
-    source: str       # the name in the file
+    source: str  # the name in the file
     slot: str
     transpose: bool
 
@@ -93,8 +94,13 @@ def expand(rules: Iterable[Rule], num_layers: int) -> list[Rule]:
     for rule in rules:
         indices = range(num_layers) if "{i}" in rule.target else [None]
         for i in indices:
-            out.append(Rule(rule.target.format(i=i),
-                            tuple(s.format(i=i) for s in rule.sources), rule.transpose))
+            out.append(
+                Rule(
+                    rule.target.format(i=i),
+                    tuple(s.format(i=i) for s in rule.sources),
+                    rule.transpose,
+                )
+            )
     return out
 
 
@@ -114,7 +120,8 @@ def load(reader: Reader, fmt: Format, slots: dict[str, Slot], num_layers: int) -
         if canonical in by_canonical:
             raise CheckpointError(
                 f"{reader.path}: variables {by_canonical[canonical]!r} and {name!r} both "
-                f"stand for {canonical!r}; cannot tell which to load")
+                f"stand for {canonical!r}; cannot tell which to load"
+            )
         by_canonical[canonical] = name
 
     claimed: set[str] = set()
@@ -154,8 +161,17 @@ def load(reader: Reader, fmt: Format, slots: dict[str, Slot], num_layers: int) -
     report.has_nsp_head = found_by_group["nsp"] == rules_by_group["nsp"] > 0
 
     extra_layers = _sort_leftovers(fmt, by_canonical, claimed, shapes, num_layers, report)
-    _raise_for_problems(reader.path, report, slots, extra_layers, missing_heads, found_by_group,
-                        rules_by_group, num_layers, fmt)
+    _raise_for_problems(
+        reader.path,
+        report,
+        slots,
+        extra_layers,
+        missing_heads,
+        found_by_group,
+        rules_by_group,
+        num_layers,
+        fmt,
+    )
 
     logging.info("Loading %d variables from %s.", len(steps), reader.path)
     for n, step in enumerate(steps, 1):
@@ -184,7 +200,9 @@ def _read(reader: Reader, name: str, rows: slice | None, report: LoadReport) -> 
     except Exception as e:  # Each reader library raises its own kinds.
         raise CheckpointError(
             f"{reader.path}: cannot read variable {name!r} (truncated or corrupt file?): "
-            f"{_first_line(e)}", report=report) from None
+            f"{_first_line(e)}",
+            report=report,
+        ) from None
 
 
 def _row_blocks(source_shape: tuple[int, ...], variable, transpose: bool) -> list[slice | None]:
@@ -193,8 +211,12 @@ def _row_blocks(source_shape: tuple[int, ...], variable, transpose: bool) -> lis
     Only big 2-D tensors stored as the variable's shape are split (word and
     position embeddings, in practice); transposed and head-split kernels go whole.
     """
-    if (transpose or len(source_shape) != 2 or tuple(variable.shape) != source_shape
-            or int(np.prod(source_shape)) * variable.dtype.size <= CHUNK_BYTES):
+    if (
+        transpose
+        or len(source_shape) != 2
+        or tuple(variable.shape) != source_shape
+        or int(np.prod(source_shape)) * variable.dtype.size <= CHUNK_BYTES
+    ):
         return [None]
     rows, row_elements = source_shape
     per_block = max(1, CHUNK_BYTES // (row_elements * variable.dtype.size))
@@ -218,8 +240,12 @@ def _assign(variable, value: np.ndarray, rows: slice | None, transpose: bool) ->
 
 def _sort_leftovers(fmt, by_canonical, claimed, shapes, num_layers, report) -> list[str]:
     """Files unclaimed names under ignored / unused; returns those of extra layers."""
-    layered = [re.compile(re.escape(source).replace(re.escape("{i}"), r"(\d+)") + "$")
-               for rule in fmt.rules if "{i}" in rule.target for source in rule.sources]
+    layered = [
+        re.compile(re.escape(source).replace(re.escape("{i}"), r"(\d+)") + "$")
+        for rule in fmt.rules
+        if "{i}" in rule.target
+        for source in rule.sources
+    ]
     ignored = [(re.compile(pattern), reason) for pattern, reason in fmt.ignored]
     extra_layers = []
     for canonical, name in sorted(by_canonical.items()):
@@ -235,43 +261,70 @@ def _sort_leftovers(fmt, by_canonical, claimed, shapes, num_layers, report) -> l
     return extra_layers
 
 
-def _raise_for_problems(path, report, slots, extra_layers, missing_heads, found_by_group,
-                        rules_by_group, num_layers, fmt):
+def _raise_for_problems(
+    path,
+    report,
+    slots,
+    extra_layers,
+    missing_heads,
+    found_by_group,
+    rules_by_group,
+    num_layers,
+    fmt,
+):
     def fail(message, problems):
         # The whole list is in `CheckpointError.report`; the line names the first.
         more = f" (and {problems - 1} more like it)" if problems > 1 else ""
         raise CheckpointMismatchError(f"{path}: {message}{more}", report=report)
 
     if report.mismatched:
-        fail(f"{report.mismatched[0]} -- does the config match the checkpoint?",
-             len(report.mismatched))
+        fail(
+            f"{report.mismatched[0]} -- does the config match the checkpoint?",
+            len(report.mismatched),
+        )
     if extra_layers:
-        fail(f"checkpoint variable {extra_layers[0]!r} belongs to a layer beyond the config's "
-             f"num_layers={num_layers}", len(extra_layers))
+        fail(
+            f"checkpoint variable {extra_layers[0]!r} belongs to a layer beyond the config's "
+            f"num_layers={num_layers}",
+            len(extra_layers),
+        )
     missing_encoder = [s for s in report.missing if slots[s].group == "encoder"]
     if missing_encoder:
         rule = next(r for r in expand(fmt.rules, num_layers) if r.target == missing_encoder[0])
-        fail(f"no checkpoint variable for model variable {slots[missing_encoder[0]].name!r} "
-             f"(looked for {' or '.join(map(repr, rule.sources))}); is this a {fmt.name} "
-             f"BERT checkpoint?", len(missing_encoder))
+        fail(
+            f"no checkpoint variable for model variable {slots[missing_encoder[0]].name!r} "
+            f"(looked for {' or '.join(map(repr, rule.sources))}); is this a {fmt.name} "
+            f"BERT checkpoint?",
+            len(missing_encoder),
+        )
     for group, missing in missing_heads.items():
         if missing and found_by_group[group]:
-            fail(f"the {group.upper()} head is incomplete: no checkpoint variable for "
-                 f"{slots[missing[0]].name!r}", len(missing))
+            fail(
+                f"the {group.upper()} head is incomplete: no checkpoint variable for "
+                f"{slots[missing[0]].name!r}",
+                len(missing),
+            )
 
 
 def _log_report(report: LoadReport, heads: list[str]) -> None:
     logging.info("%s", report.summary().splitlines()[0])
     if heads:
-        logging.info("Note: the checkpoint's pre-training head variables are not loaded "
-                     "(no head model given): %s", ", ".join(sorted(heads)))
+        logging.info(
+            "Note: the checkpoint's pre-training head variables are not loaded "
+            "(no head model given): %s",
+            ", ".join(sorted(heads)),
+        )
     for name in report.unused:
         if name not in heads:
-            logging.warning("Unused checkpoint variable %s %s has no place in the model.",
-                            name, list(report.unused[name]))
+            logging.warning(
+                "Unused checkpoint variable %s %s has no place in the model.",
+                name,
+                list(report.unused[name]),
+            )
     for slot in report.missing:
-        logging.warning("Model variable %s has no checkpoint variable; it keeps its "
-                        "initial value.", slot)
+        logging.warning(
+            "Model variable %s has no checkpoint variable; it keeps its initial value.", slot
+        )
 
 
 def _first_line(error: BaseException) -> str:

@@ -53,8 +53,9 @@ class Slot:
         return self.variable.name.split(":")[0]
 
 
-def model_slots(encoder, mlm_model: tf_keras.Model | None = None,
-                nsp_model: tf_keras.Model | None = None) -> dict[str, Slot]:
+def model_slots(
+    encoder, mlm_model: tf_keras.Model | None = None, nsp_model: tf_keras.Model | None = None
+) -> dict[str, Slot]:
     """Slot name -> `Slot` for the encoder and the heads that are given."""
     slots: dict[str, Slot] = {}
 
@@ -78,10 +79,15 @@ def model_slots(encoder, mlm_model: tf_keras.Model | None = None,
         hidden = block.hidden_size
         for part in ("query", "key", "value"):
             projection = getattr(block, part)
-            add(f"layer_{i}/attention/{part}/kernel", projection.kernel, flat_shape=(hidden, hidden))
+            add(
+                f"layer_{i}/attention/{part}/kernel", projection.kernel, flat_shape=(hidden, hidden)
+            )
             add(f"layer_{i}/attention/{part}/bias", projection.bias, flat_shape=(hidden,))
-        add(f"layer_{i}/attention/output/kernel", block.attention_output.kernel,
-            flat_shape=(hidden, hidden))
+        add(
+            f"layer_{i}/attention/output/kernel",
+            block.attention_output.kernel,
+            flat_shape=(hidden, hidden),
+        )
         add(f"layer_{i}/attention/output/bias", block.attention_output.bias)
         layer_norm(f"layer_{i}/attention/layer_norm", block.attention_layer_norm)
         dense(f"layer_{i}/intermediate", block.intermediate)

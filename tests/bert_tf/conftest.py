@@ -2,10 +2,10 @@
 
 import pathlib
 
+import checkpoint_factory as factory
 import numpy as np
 import pytest
 
-import checkpoint_factory as factory
 
 @pytest.fixture(scope="session")
 def tiny_config_dict():

@@ -6,20 +6,32 @@ import shutil
 import subprocess
 import sys
 
+import checkpoint_factory as factory
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
 
-import checkpoint_factory as factory
-from bert_tf import BertConfig, CheckpointError, build_encoder, build_mlm_model, find_checkpoint
-from bert_tf import load_checkpoint
+from bert_tf import (
+    BertConfig,
+    CheckpointError,
+    build_encoder,
+    build_mlm_model,
+    find_checkpoint,
+    load_checkpoint,
+)
 from bert_tf.checkpoints import read_variables
 
 
 def tiny_encoder(**overrides):
-    values = dict(vocab_size=len(factory.BASE_VOCAB), hidden_size=32, num_layers=2, num_heads=4,
-                  intermediate_size=64, max_position_embeddings=64)
+    values = dict(
+        vocab_size=len(factory.BASE_VOCAB),
+        hidden_size=32,
+        num_layers=2,
+        num_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     config = BertConfig.from_dict({**values, **overrides})
     return build_encoder(config), config
 
@@ -30,12 +42,16 @@ def weights_of(model):
 
 # --- finding files ---------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("spelling", ["folder", "prefix", "index", "data"])
 def test_find_google_checkpoint(google_checkpoint, spelling):
     folder = google_checkpoint.folder
-    path = {"folder": folder, "prefix": folder / "bert_model.ckpt",
-            "index": folder / "bert_model.ckpt.index",
-            "data": folder / "bert_model.ckpt.data-00000-of-00001"}[spelling]
+    path = {
+        "folder": folder,
+        "prefix": folder / "bert_model.ckpt",
+        "index": folder / "bert_model.ckpt.index",
+        "data": folder / "bert_model.ckpt.data-00000-of-00001",
+    }[spelling]
     files = find_checkpoint(path)
     assert files.format == "google"
     assert files.weights == str(folder / "bert_model.ckpt")
@@ -63,11 +79,14 @@ def test_read_variables_lists_names_and_shapes(google_checkpoint, hf_checkpoint)
     assert hf["bert.encoder.layer.1.intermediate.dense.weight"] == (64, 32)
 
 
-@pytest.mark.parametrize("make_path, message", [
-    (lambda tmp: tmp / "nowhere", "checkpoint not found"),
-    (lambda tmp: tmp / "empty_folder", "no checkpoint in folder"),
-    (lambda tmp: tmp / "notes.txt", "is not a checkpoint"),
-])
+@pytest.mark.parametrize(
+    "make_path, message",
+    [
+        (lambda tmp: tmp / "nowhere", "checkpoint not found"),
+        (lambda tmp: tmp / "empty_folder", "no checkpoint in folder"),
+        (lambda tmp: tmp / "notes.txt", "is not a checkpoint"),
+    ],
+)
 def test_find_checkpoint_errors(tmp_path, make_path, message):
     (tmp_path / "empty_folder").mkdir()
     (tmp_path / "notes.txt").write_text("hello")
@@ -85,6 +104,7 @@ def test_missing_data_file_is_named(tmp_path, google_checkpoint):
 
 
 # --- the report --------------------------------------------------------------------------
+
 
 def test_heads_without_head_model_are_reported_unused(google_checkpoint):
     encoder, _ = tiny_encoder()
@@ -119,28 +139,53 @@ def test_unknown_variable_is_reported_unused(tmp_path, hf_checkpoint):
 
 
 def test_mlm_model_on_checkpoint_without_head(tmp_path, tiny_config_dict):
-    folder, _ = factory.write_hf_checkpoint(tmp_path / "no_heads", tiny_config_dict, seed=7,
-                                            with_heads=False)
+    folder, _ = factory.write_hf_checkpoint(
+        tmp_path / "no_heads", tiny_config_dict, seed=7, with_heads=False
+    )
     encoder, config = tiny_encoder()
     report = load_checkpoint(folder, encoder, mlm_model=build_mlm_model(encoder, config))
     assert not report.has_mlm_head
-    assert set(report.missing) == {"mlm/transform/kernel", "mlm/transform/bias",
-                                   "mlm/layer_norm/gamma", "mlm/layer_norm/beta",
-                                   "mlm/output_bias"}
+    assert set(report.missing) == {
+        "mlm/transform/kernel",
+        "mlm/transform/bias",
+        "mlm/layer_norm/gamma",
+        "mlm/layer_norm/beta",
+        "mlm/output_bias",
+    }
 
 
 # --- errors ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("overrides, source, ours, expected, found", [
-    (dict(hidden_size=64, num_heads=4), "bert/embeddings/word_embeddings",
-     "embeddings/word_embeddings", [116, 64], [116, 32]),
-    (dict(intermediate_size=48), "bert/encoder/layer_0/intermediate/dense/kernel",
-     "transformer/layer_0/intermediate/kernel", [32, 48], [32, 64]),
-    (dict(vocab_size=200), "bert/embeddings/word_embeddings",
-     "embeddings/word_embeddings", [200, 32], [116, 32]),
-])
-def test_config_mismatch_names_variable_and_shapes(google_checkpoint, overrides, source, ours,
-                                                   expected, found):
+
+@pytest.mark.parametrize(
+    "overrides, source, ours, expected, found",
+    [
+        (
+            dict(hidden_size=64, num_heads=4),
+            "bert/embeddings/word_embeddings",
+            "embeddings/word_embeddings",
+            [116, 64],
+            [116, 32],
+        ),
+        (
+            dict(intermediate_size=48),
+            "bert/encoder/layer_0/intermediate/dense/kernel",
+            "transformer/layer_0/intermediate/kernel",
+            [32, 48],
+            [32, 64],
+        ),
+        (
+            dict(vocab_size=200),
+            "bert/embeddings/word_embeddings",
+            "embeddings/word_embeddings",
+            [200, 32],
+            [116, 32],
+        ),
+    ],
+)
+def test_config_mismatch_names_variable_and_shapes(
+    google_checkpoint, overrides, source, ours, expected, found
+):
     encoder, _ = tiny_encoder(**overrides)
     before = weights_of(encoder)
     with pytest.raises(CheckpointError) as info:
@@ -157,23 +202,33 @@ def test_config_mismatch_names_variable_and_shapes(google_checkpoint, overrides,
 
 def test_hf_mismatch_names_variable_and_shapes(hf_checkpoint):
     encoder, _ = tiny_encoder(max_position_embeddings=128)
-    with pytest.raises(CheckpointError, match=(
+    with pytest.raises(
+        CheckpointError,
+        match=(
             r"'bert\.embeddings\.position_embeddings\.weight' does not fit model variable "
-            r"'embeddings/position_embeddings': expected shape \[128, 32\], found \[64, 32\]")):
+            r"'embeddings/position_embeddings': expected shape \[128, 32\], found \[64, 32\]"
+        ),
+    ):
         load_checkpoint(hf_checkpoint.folder, encoder)
 
 
 def test_fewer_layers_than_checkpoint_is_an_error(google_checkpoint):
     encoder, _ = tiny_encoder(num_layers=1)
-    with pytest.raises(CheckpointError, match=r"'bert/encoder/layer_1/.*' belongs to a layer "
-                                              r"beyond the config's num_layers=1"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"'bert/encoder/layer_1/.*' belongs to a layer "
+        r"beyond the config's num_layers=1",
+    ):
         load_checkpoint(google_checkpoint.folder, encoder)
 
 
 def test_more_layers_than_checkpoint_is_an_error(hf_checkpoint):
     encoder, _ = tiny_encoder(num_layers=3)
-    with pytest.raises(CheckpointError, match=r"no checkpoint variable for model variable "
-                                              r"'transformer/layer_2/"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"no checkpoint variable for model variable "
+        r"'transformer/layer_2/",
+    ):
         load_checkpoint(hf_checkpoint.folder, encoder)
 
 
@@ -191,15 +246,19 @@ def copy_without(source, folder, name):
 def test_missing_encoder_variable_is_an_error(tmp_path, hf_checkpoint):
     folder = copy_without(hf_checkpoint.folder, tmp_path / "missing", "bert.pooler.dense.bias")
     encoder, _ = tiny_encoder()
-    with pytest.raises(CheckpointError, match=r"no checkpoint variable for model variable "
-                                              r"'pooler/dense/bias' \(looked for "
-                                              r"'pooler\.dense\.bias'\)"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"no checkpoint variable for model variable "
+        r"'pooler/dense/bias' \(looked for "
+        r"'pooler\.dense\.bias'\)",
+    ):
         load_checkpoint(folder, encoder)
 
 
 def test_partial_head_is_an_error(tmp_path, hf_checkpoint):
-    folder = copy_without(hf_checkpoint.folder, tmp_path / "partial_head",
-                          "cls.predictions.transform.dense.weight")
+    folder = copy_without(
+        hf_checkpoint.folder, tmp_path / "partial_head", "cls.predictions.transform.dense.weight"
+    )
     encoder, config = tiny_encoder()
     with pytest.raises(CheckpointError, match="the MLM head is incomplete"):
         load_checkpoint(folder, encoder, mlm_model=build_mlm_model(encoder, config))
@@ -207,7 +266,7 @@ def test_partial_head_is_an_error(tmp_path, hf_checkpoint):
 
 def truncate(path, keep=0.5):
     data = path.read_bytes()
-    path.write_bytes(data[:int(len(data) * keep)])
+    path.write_bytes(data[: int(len(data) * keep)])
 
 
 @pytest.mark.parametrize("kind", ["google_data", "google_index", "safetensors", "bin"])
@@ -215,11 +274,15 @@ def test_truncated_file_gives_one_line_error(tmp_path, google_checkpoint, tiny_c
     if kind.startswith("google"):
         folder = tmp_path / "google"
         shutil.copytree(google_checkpoint.folder, folder)
-        name = ("bert_model.ckpt.data-00000-of-00001" if kind == "google_data"
-                else "bert_model.ckpt.index")
+        name = (
+            "bert_model.ckpt.data-00000-of-00001"
+            if kind == "google_data"
+            else "bert_model.ckpt.index"
+        )
     else:
-        folder, _ = factory.write_hf_checkpoint(tmp_path / kind, tiny_config_dict, seed=8,
-                                                weights_format=kind)
+        folder, _ = factory.write_hf_checkpoint(
+            tmp_path / kind, tiny_config_dict, seed=8, weights_format=kind
+        )
         name = "model.safetensors" if kind == "safetensors" else "pytorch_model.bin"
     truncate(folder / name)
     encoder, _ = tiny_encoder()
@@ -232,12 +295,16 @@ def test_truncated_file_gives_one_line_error(tmp_path, google_checkpoint, tiny_c
 
 
 def test_bin_without_torch_gives_clear_error(tmp_path, tiny_config_dict, monkeypatch):
-    folder, _ = factory.write_hf_checkpoint(tmp_path / "bin", tiny_config_dict, seed=9,
-                                            weights_format="bin")
+    folder, _ = factory.write_hf_checkpoint(
+        tmp_path / "bin", tiny_config_dict, seed=9, weights_format="bin"
+    )
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` now raises ImportError.
     encoder, _ = tiny_encoder()
-    with pytest.raises(CheckpointError, match=r"pytorch_model\.bin is a PyTorch file and "
-                                              r"reading it needs torch"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"pytorch_model\.bin is a PyTorch file and "
+        r"reading it needs torch",
+    ):
         load_checkpoint(folder, encoder)
 
 
@@ -252,8 +319,9 @@ def test_bin_is_loaded_with_weights_only(tmp_path, tiny_config_dict):
     """A pickle that is not a plain state dict is refused, never executed."""
     import torch
 
-    folder, _ = factory.write_hf_checkpoint(tmp_path / "evil", tiny_config_dict, seed=10,
-                                            weights_format="bin")
+    folder, _ = factory.write_hf_checkpoint(
+        tmp_path / "evil", tiny_config_dict, seed=10, weights_format="bin"
+    )
     marker = tmp_path / "pwned"
     torch.save({"bad": EvilPickle(marker)}, folder / "pytorch_model.bin")
     encoder, _ = tiny_encoder()
@@ -278,8 +346,9 @@ def test_loaded_weights_equal_the_file(google_checkpoint):
     load_checkpoint(google_checkpoint.folder, encoder)
     reader = tf.train.load_checkpoint(str(google_checkpoint.folder / "bert_model.ckpt"))
     kernel = reader.get_tensor("bert/encoder/layer_1/attention/self/query/kernel")
-    np.testing.assert_array_equal(encoder.transformer_layers[1].query.kernel.numpy(),
-                                  kernel.reshape(32, 4, 8))
+    np.testing.assert_array_equal(
+        encoder.transformer_layers[1].query.kernel.numpy(), kernel.reshape(32, 4, 8)
+    )
 
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
@@ -297,9 +366,12 @@ def test_half_precision_hf_weights(tmp_path, hf_checkpoint, dtype, tiny_inputs):
     load_checkpoint(folder, encoder)
     np.testing.assert_array_equal(
         encoder.transformer_layers[0].output_dense.kernel.numpy(),
-        half["bert.encoder.layer.0.output.dense.weight"].float().numpy().T)
-    np.testing.assert_array_equal(encoder.embeddings.word_embeddings.numpy(),
-                                  half["bert.embeddings.word_embeddings.weight"].float().numpy())
+        half["bert.encoder.layer.0.output.dense.weight"].float().numpy().T,
+    )
+    np.testing.assert_array_equal(
+        encoder.embeddings.word_embeddings.numpy(),
+        half["bert.embeddings.word_embeddings.weight"].float().numpy(),
+    )
 
 
 @pytest.mark.parametrize("checkpoint", ["google_checkpoint", "hf_checkpoint"])
@@ -316,8 +388,10 @@ def test_encoder_built_without_random_init_loads_the_same(request, checkpoint, t
         load_checkpoint(folder, model)
     for ours, theirs in zip(weights_of(no_init), weights_of(random_init), strict=True):
         np.testing.assert_array_equal(ours, theirs)
-    np.testing.assert_array_equal(no_init(tiny_inputs)["sequence_output"].numpy(),
-                                  random_init(tiny_inputs)["sequence_output"].numpy())
+    np.testing.assert_array_equal(
+        no_init(tiny_inputs)["sequence_output"].numpy(),
+        random_init(tiny_inputs)["sequence_output"].numpy(),
+    )
 
 
 def test_safetensors_reader_keeps_no_file_mapped(hf_checkpoint):
@@ -336,6 +410,7 @@ def test_safetensors_reader_keeps_no_file_mapped(hf_checkpoint):
 
 # --- big tensors in row blocks -----------------------------------------------------------
 
+
 def _checkpoint_copy(tmp_path, source, kind):
     """The tiny HF checkpoint as `kind`: safetensors, BF16 safetensors or a .bin file."""
     import safetensors.torch
@@ -345,8 +420,9 @@ def _checkpoint_copy(tmp_path, source, kind):
     shutil.copytree(source.folder, folder)
     tensors = safetensors.torch.load_file(folder / "model.safetensors")
     if kind == "bf16":
-        safetensors.torch.save_file({k: v.to(torch.bfloat16) for k, v in tensors.items()},
-                                    folder / "model.safetensors")
+        safetensors.torch.save_file(
+            {k: v.to(torch.bfloat16) for k, v in tensors.items()}, folder / "model.safetensors"
+        )
     elif kind == "bin":
         (folder / "model.safetensors").unlink()
         torch.save(tensors, folder / "pytorch_model.bin")
@@ -355,18 +431,30 @@ def _checkpoint_copy(tmp_path, source, kind):
 
 @pytest.mark.parametrize("kind", ["google", "safetensors", "bf16", "bin"])
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16", "mixed_bfloat16"])
-def test_row_blocks_load_the_same_weights(tmp_path, monkeypatch, google_checkpoint, hf_checkpoint,
-                                          kind, policy):
+def test_row_blocks_load_the_same_weights(
+    tmp_path, monkeypatch, google_checkpoint, hf_checkpoint, kind, policy
+):
     """Tensors over `CHUNK_BYTES` go in blocks of rows, for every reader and variable kind."""
     from bert_tf.checkpoints import tables
 
-    folder = (google_checkpoint.folder if kind == "google"
-              else _checkpoint_copy(tmp_path, hf_checkpoint, kind))
+    folder = (
+        google_checkpoint.folder
+        if kind == "google"
+        else _checkpoint_copy(tmp_path, hf_checkpoint, kind)
+    )
     whole, _ = tiny_encoder()
     load_checkpoint(folder, whole)
     monkeypatch.setattr(tables, "CHUNK_BYTES", 1024)  # The embeddings: blocks of 8 rows.
-    assert len(tables._row_blocks(tuple(whole.embeddings.word_embeddings.shape),
-                                  whole.embeddings.word_embeddings, False)) > 1
+    assert (
+        len(
+            tables._row_blocks(
+                tuple(whole.embeddings.word_embeddings.shape),
+                whole.embeddings.word_embeddings,
+                False,
+            )
+        )
+        > 1
+    )
     tf_keras.mixed_precision.set_global_policy(policy)
     try:
         blocks, _ = tiny_encoder()
@@ -380,8 +468,13 @@ def test_row_blocks_load_the_same_weights(tmp_path, monkeypatch, google_checkpoi
 def test_row_blocks_fill_every_replica(hf_checkpoint):
     """Under MirroredStrategy (two logical CPUs, a fresh process) every replica gets every row."""
     script = pathlib.Path(__file__).with_name("row_blocks_run.py")
-    result = subprocess.run([sys.executable, str(script), str(hf_checkpoint.folder)],
-                            capture_output=True, text=True, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, str(script), str(hf_checkpoint.folder)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["replicas"] == 2

@@ -2,18 +2,31 @@
 
 import inspect
 
+import checkpoint_factory as factory
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
 
-import checkpoint_factory as factory
-from bert_tf import BertConfig, build_encoder, build_mlm_model, build_nsp_model, load_checkpoint
-from bert_tf import heads, layers
+from bert_tf import (
+    BertConfig,
+    build_encoder,
+    build_mlm_model,
+    build_nsp_model,
+    heads,
+    layers,
+    load_checkpoint,
+)
 from bert_tf.encoder import BertEncoder
 
-CONFIG = BertConfig(vocab_size=len(factory.BASE_VOCAB), hidden_size=32, num_layers=3,
-                    num_heads=4, intermediate_size=64, max_position_embeddings=64)
+CONFIG = BertConfig(
+    vocab_size=len(factory.BASE_VOCAB),
+    hidden_size=32,
+    num_layers=3,
+    num_heads=4,
+    intermediate_size=64,
+    max_position_embeddings=64,
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +60,25 @@ def test_dict_interface_and_shapes():
 def test_layer_names_are_stable():
     encoder = build_encoder(CONFIG)
     names = [layer.name for layer in encoder.layers]
-    assert names[3:] == ["embeddings", "attention_mask", "transformer/layer_0",
-                         "transformer/layer_1", "transformer/layer_2", "pooler"]
+    assert names[3:] == [
+        "embeddings",
+        "attention_mask",
+        "transformer/layer_0",
+        "transformer/layer_1",
+        "transformer/layer_2",
+        "pooler",
+    ]
     variable_names = {v.name for v in encoder.weights}
     assert "transformer/layer_1/query/kernel:0" in variable_names
     assert "embeddings/word_embeddings:0" in variable_names
     assert "pooler/dense/kernel:0" in variable_names
     assert len(variable_names) == len(encoder.weights)
     # No Lambda / TFOpLambda layers anywhere.
-    assert not [l for l in encoder.submodules
-                if isinstance(l, tf_keras.layers.Layer) and "Lambda" in type(l).__name__]
+    assert not [
+        layer
+        for layer in encoder.submodules
+        if isinstance(layer, tf_keras.layers.Layer) and "Lambda" in type(layer).__name__
+    ]
 
 
 def test_get_config_round_trip():
@@ -101,16 +123,21 @@ def test_xla_equals_eager(loaded_encoder, tiny_inputs, masked_positions):
     assert len(diffs) == len(eager["encoder_outputs"]) + 4 and max(diffs.values()) <= 1e-5, diffs
     # Compiles again for another shape (both dimensions dynamic).
     other = {k: v[:2, :7] for k, v in tiny_inputs.items()}
-    assert compiled(dict(other, masked_lm_positions=masked_positions[:2]))[
-        "mlm_logits"].shape == (2, 3, len(factory.BASE_VOCAB))
+    assert compiled(dict(other, masked_lm_positions=masked_positions[:2]))["mlm_logits"].shape == (
+        2,
+        3,
+        len(factory.BASE_VOCAB),
+    )
 
 
 def test_sequence_over_max_positions_names_the_limit(loaded_encoder, tiny_config_dict):
     encoder, _ = loaded_encoder
     limit = tiny_config_dict["max_position_embeddings"]
     encoder(inputs_for(tiny_config_dict, batch=1, seq_length=limit))  # at the limit: fine
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=rf"seq_length is over max_position_embeddings \({limit}\)"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=rf"seq_length is over max_position_embeddings \({limit}\)",
+    ):
         encoder(inputs_for(tiny_config_dict, batch=1, seq_length=limit + 1))
 
 
@@ -120,9 +147,13 @@ def test_mlm_head_is_tied_to_word_embeddings(loaded_encoder):
     assert head.embedding_layer.word_embeddings is encoder.embeddings.word_embeddings
     encoder_ids = {id(v) for v in encoder.weights}
     head_only = [v.name for v in mlm_model.weights if id(v) not in encoder_ids]
-    assert sorted(head_only) == ["mlm/layer_norm/beta:0", "mlm/layer_norm/gamma:0",
-                                 "mlm/output_bias:0", "mlm/transform/bias:0",
-                                 "mlm/transform/kernel:0"]
+    assert sorted(head_only) == [
+        "mlm/layer_norm/beta:0",
+        "mlm/layer_norm/gamma:0",
+        "mlm/output_bias:0",
+        "mlm/transform/bias:0",
+        "mlm/transform/kernel:0",
+    ]
 
 
 def test_nsp_model_outputs(loaded_encoder, tiny_inputs):
@@ -167,13 +198,16 @@ def test_mixed_precision(loaded_encoder, tiny_inputs, masked_positions, policy):
         assert diff > 0  # It did compute in reduced precision.
 
 
-@pytest.mark.parametrize("cls, shared", [
-    (layers.BertEmbeddings, set()),
-    (layers.TransformerBlock, set()),
-    (layers.BertPooler, set()),
-    (layers.AttentionMask, set()),
-    (heads.MaskedLMHead, {"embedding_layer"}),  # A shared layer, passed again to rebuild.
-])
+@pytest.mark.parametrize(
+    "cls, shared",
+    [
+        (layers.BertEmbeddings, set()),
+        (layers.TransformerBlock, set()),
+        (layers.BertPooler, set()),
+        (layers.AttentionMask, set()),
+        (heads.MaskedLMHead, {"embedding_layer"}),  # A shared layer, passed again to rebuild.
+    ],
+)
 def test_get_config_mirrors_init(cls, shared):
     own = set(inspect.signature(cls.__init__).parameters) - {"self", "kwargs"} - shared
     base = set(tf_keras.layers.Layer().get_config())
@@ -189,9 +223,16 @@ def test_get_config_mirrors_init(cls, shared):
 
 
 @pytest.mark.parametrize("shape", [(3, 5, 8), (7, 8)])
-@pytest.mark.parametrize("policy,tolerance", [
-    ("float32", 1e-5), ("float64", 1e-12), ("mixed_float16", 1e-2), ("mixed_bfloat16", 5e-2),
-    ("float16", 1e-2)])
+@pytest.mark.parametrize(
+    "policy,tolerance",
+    [
+        ("float32", 1e-5),
+        ("float64", 1e-12),
+        ("mixed_float16", 1e-2),
+        ("mixed_bfloat16", 5e-2),
+        ("float16", 1e-2),
+    ],
+)
 @pytest.mark.parametrize("center,scale", [(True, True), (False, True), (True, False)])
 def test_layer_norm_matches_keras_and_round_trips(shape, policy, tolerance, center, scale):
     """`layers.LayerNorm` (the fusable spelling) = Keras' `LayerNormalization`."""
@@ -206,12 +247,14 @@ def test_layer_norm_matches_keras_and_round_trips(shape, policy, tolerance, cent
         layer.build(shape)
         for weight, seed in ((layer.gamma, [3, 4]), (layer.beta, [5, 6])):
             if weight is not None:
-                weight.assign(tf.cast(tf.random.stateless_normal(shape[-1:], seed=seed),
-                                      weight.dtype))
+                weight.assign(
+                    tf.cast(tf.random.stateless_normal(shape[-1:], seed=seed), weight.dtype)
+                )
     got, want = ours(x), keras(x)
     assert got.dtype == want.dtype
-    np.testing.assert_allclose(np.asarray(got, np.float64), np.asarray(want, np.float64),
-                               atol=tolerance)
+    np.testing.assert_allclose(
+        np.asarray(got, np.float64), np.asarray(want, np.float64), atol=tolerance
+    )
     clone = layers.LayerNorm.from_config(ours.get_config())
     assert clone.get_config() == ours.get_config()
     with pytest.raises(ValueError, match="last axis only"):

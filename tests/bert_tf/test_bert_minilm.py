@@ -5,10 +5,10 @@ Our encoder, loaded from the package's `model.safetensors`, against Hugging Face
 padding, two segments, batch > 1, accents, CJK, punctuation.
 """
 
+import checkpoint_factory as factory
 import numpy as np
 import pytest
 
-import checkpoint_factory as factory
 from bert_tf import BertConfig, build_encoder, find_checkpoint, load_checkpoint
 from bert_tf.presets import load_preset
 
@@ -53,26 +53,31 @@ def test_minilm_parity_with_transformers(minilm, minilm_dir, hf_tokenizer):
     import transformers
 
     _, encoder, _ = minilm
-    batch = hf_tokenizer([a for a, _ in PAIRS], [b for _, b in PAIRS], padding=True,
-                         return_tensors="np")
+    batch = hf_tokenizer(
+        [a for a, _ in PAIRS], [b for _, b in PAIRS], padding=True, return_tensors="np"
+    )
     assert batch["attention_mask"].min() == 0 and batch["token_type_ids"].max() == 1
-    inputs = {"input_word_ids": batch["input_ids"].astype(np.int32),
-              "input_mask": batch["attention_mask"].astype(np.int32),
-              "input_type_ids": batch["token_type_ids"].astype(np.int32)}
+    inputs = {
+        "input_word_ids": batch["input_ids"].astype(np.int32),
+        "input_mask": batch["attention_mask"].astype(np.int32),
+        "input_type_ids": batch["token_type_ids"].astype(np.int32),
+    }
     reference = transformers.BertModel.from_pretrained(str(minilm_dir)).eval()
     with torch.no_grad():
-        out = reference(**{k: torch.as_tensor(v) for k, v in batch.items()},
-                        output_hidden_states=True)
-    expected = {"encoder_outputs": [h.numpy() for h in out.hidden_states[1:]],
-                "sequence_output": out.last_hidden_state.numpy(),
-                "pooled_output": out.pooler_output.numpy()}
+        out = reference(
+            **{k: torch.as_tensor(v) for k, v in batch.items()}, output_hidden_states=True
+        )
+    expected = {
+        "encoder_outputs": [h.numpy() for h in out.hidden_states[1:]],
+        "sequence_output": out.last_hidden_state.numpy(),
+        "pooled_output": out.pooler_output.numpy(),
+    }
     diffs = factory.max_abs_diffs(encoder(inputs), expected)
     assert len(diffs) == 6 + 2
     assert max(diffs.values()) <= factory.PARITY_ATOL, diffs
 
 
-def test_minilm_sentence_embeddings_match_sentence_transformers(minilm, minilm_dir,
-                                                                  hf_tokenizer):
+def test_minilm_sentence_embeddings_match_sentence_transformers(minilm, minilm_dir, hf_tokenizer):
     from sentence_transformers import SentenceTransformer
 
     _, encoder, _ = minilm
@@ -80,10 +85,13 @@ def test_minilm_sentence_embeddings_match_sentence_transformers(minilm, minilm_d
     expected = SentenceTransformer(str(minilm_dir), device="cpu").encode(texts)
     batch = hf_tokenizer(texts, padding=True, return_tensors="np")
     mask = batch["attention_mask"].astype(np.int32)
-    sequence = encoder({"input_word_ids": batch["input_ids"].astype(np.int32),
-                        "input_mask": mask,
-                        "input_type_ids": batch["token_type_ids"].astype(np.int32)}
-                       )["sequence_output"].numpy()
+    sequence = encoder(
+        {
+            "input_word_ids": batch["input_ids"].astype(np.int32),
+            "input_mask": mask,
+            "input_type_ids": batch["token_type_ids"].astype(np.int32),
+        }
+    )["sequence_output"].numpy()
     mean = (sequence * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
     ours = mean / np.linalg.norm(mean, axis=1, keepdims=True)
     assert np.max(np.abs(ours - expected)) <= factory.PARITY_ATOL

@@ -11,9 +11,8 @@ import functools
 import os
 import pathlib
 
-import pytest
-
 import checkpoint_factory
+import pytest
 from export_helpers import SEQ_LENGTH
 
 
@@ -29,14 +28,22 @@ def checkpoints(tmp_path_factory, tiny_config) -> dict[str, checkpoint_factory.W
     return {
         # google-research TF1, with MLM + NSP heads, optimizer slots, global_step.
         "google": checkpoint_factory.write_google_checkpoint(
-            root / "google", tiny_config, seed=1, with_heads=True),
+            root / "google", tiny_config, seed=1, with_heads=True
+        ),
         # Hugging Face safetensors, `bert.` prefix, with heads.
         "hf_safetensors": checkpoint_factory.write_hf_checkpoint(
-            root / "hf_safetensors", tiny_config, seed=2, weights_format="safetensors"),
+            root / "hf_safetensors", tiny_config, seed=2, weights_format="safetensors"
+        ),
         # Hugging Face torch .bin, no prefix, old LayerNorm gamma/beta names, no heads.
         "hf_bin": checkpoint_factory.write_hf_checkpoint(
-            root / "hf_bin", tiny_config, seed=3, weights_format="bin", prefix=False,
-            old_layernorm_names=True, with_heads=False),
+            root / "hf_bin",
+            tiny_config,
+            seed=3,
+            weights_format="bin",
+            prefix=False,
+            old_layernorm_names=True,
+            with_heads=False,
+        ),
     }
 
 
@@ -46,8 +53,12 @@ def tiny_mlm_export(tmp_path_factory, checkpoints) -> pathlib.Path:
     from bert_tf.export import pair
 
     out = tmp_path_factory.mktemp("tiny_export") / "tiny_google"
-    pair.export_pair(os.fspath(checkpoints["google"].folder / "bert_model.ckpt"),
-                     os.fspath(out), with_mlm=True, default_seq_length=SEQ_LENGTH)
+    pair.export_pair(
+        os.fspath(checkpoints["google"].folder / "bert_model.ckpt"),
+        os.fspath(out),
+        with_mlm=True,
+        default_seq_length=SEQ_LENGTH,
+    )
     return out
 
 
@@ -73,8 +84,9 @@ def cached_preprocess(monkeypatch, _preprocess_cache):
         # Keyed by the vocab's content: the tiny checkpoints all share one vocab.
         key = (pathlib.Path(vocab_file).read_bytes(), settings, default_seq_length)
         if key not in _preprocess_cache:
-            _preprocess_cache[key] = original(vocab_file, settings,
-                                              default_seq_length=default_seq_length)
+            _preprocess_cache[key] = original(
+                vocab_file, settings, default_seq_length=default_seq_length
+            )
         return _preprocess_cache[key]
 
     monkeypatch.setattr(pair, "build_preprocess_model", cached)

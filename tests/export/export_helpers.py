@@ -7,9 +7,8 @@ import pathlib
 import subprocess
 import sys
 
-import numpy as np
-
 import checkpoint_factory
+import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 # Long enough for the verification pairs, within tiny_config's 64 positions.
@@ -17,25 +16,25 @@ SEQ_LENGTH = 32
 
 
 def run_cli(module, *args: str) -> int:
-    """Runs a CLI's `main` in this process, flags parsed by absl as `run()` does.
+    """Runs a CLI module's `COMMAND` in this process, as its console script does.
 
     Returns:
-        The exit status `run()` would exit with.
+        The exit status the console script would exit with.
     """
-    from absl import flags
-
-    from bert_tf.cli import command as cli
-
-    flags.FLAGS.unparse_flags()
-    argv = flags.FLAGS([module.__name__, *args])
-    return cli.guarded(module.main, argv)
+    return module.COMMAND([module.COMMAND.name, *args])
 
 
 def run_subprocess(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs `python -m module args` from the repository root."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def assert_close(found, expected, atol: float = 1e-4, what: str = "") -> None:
@@ -46,8 +45,9 @@ def assert_close(found, expected, atol: float = 1e-4, what: str = "") -> None:
     assert diff <= atol, f"{what}: max abs diff {diff:.3g} > {atol}"
 
 
-def assert_matches_reference(encoder_dir: pathlib.Path, written, config: dict,
-                             mlm: bool = False) -> None:
+def assert_matches_reference(
+    encoder_dir: pathlib.Path, written, config: dict, mlm: bool = False
+) -> None:
     """The exported encoder equals the torch reference on padded two-segment inputs."""
     import tensorflow as tf
 
@@ -55,7 +55,8 @@ def assert_matches_reference(encoder_dir: pathlib.Path, written, config: dict,
     inputs = checkpoint_factory.sample_inputs(config, batch=3, seq_length=11)
     positions = np.array([[1, 2, 4]] * 3, np.int32)
     expected = checkpoint_factory.reference_outputs(
-        written.reference, inputs, masked_lm_positions=positions if mlm else None)
+        written.reference, inputs, masked_lm_positions=positions if mlm else None
+    )
     tensors = {k: tf.constant(v) for k, v in inputs.items()}
     outputs = encoder(tensors, training=False)
     assert len(outputs["encoder_outputs"]) == config["num_hidden_layers"]
@@ -65,8 +66,9 @@ def assert_matches_reference(encoder_dir: pathlib.Path, written, config: dict,
     assert_close(outputs["pooled_output"], expected["pooled_output"], what="pooled_output")
     assert_close(outputs["default"], expected["pooled_output"], what="default")
     if mlm:
-        mlm_out = encoder.mlm({**tensors, "masked_lm_positions": tf.constant(positions)},
-                              training=False)
+        mlm_out = encoder.mlm(
+            {**tensors, "masked_lm_positions": tf.constant(positions)}, training=False
+        )
         assert_close(mlm_out["mlm_logits"], expected["mlm_logits"], what="mlm_logits")
 
 
@@ -74,5 +76,8 @@ def leftovers(out: pathlib.Path) -> list[str]:
     """Names beside `out` that belong to an export to `out` (the folder or its temporaries)."""
     if not out.parent.exists():
         return []
-    return sorted(p.name for p in out.parent.iterdir()
-                  if p.name == out.name or p.name.startswith(f".{out.name}."))
+    return sorted(
+        p.name
+        for p in out.parent.iterdir()
+        if p.name == out.name or p.name.startswith(f".{out.name}.")
+    )

@@ -10,18 +10,30 @@ import sys
 import time
 
 import pytest
-
-from bert_tf.export import atomic
-from bert_tf.export.errors import ExportError
 from export_helpers import REPO, SEQ_LENGTH, leftovers
+
+from bert_tf import atomic
+from bert_tf.errors import OutputError
 
 
 def _start_export(checkpoint: pathlib.Path, out: pathlib.Path, *extra: str) -> subprocess.Popen:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.Popen(
-        [sys.executable, "-m", "bert_tf.cli.export", f"--checkpoint={checkpoint}", f"--output_dir={out}",
-         f"--default_seq_length={SEQ_LENGTH}", *extra],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "bert_tf.cli.export",
+            f"--checkpoint={checkpoint}",
+            f"--output_dir={out}",
+            f"--default_seq_length={SEQ_LENGTH}",
+            *extra,
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_write(process: subprocess.Popen, out: pathlib.Path, timeout: float = 240) -> None:
@@ -78,7 +90,7 @@ def test_atomic_directory_success_failure_and_overwrite(tmp_path):
         (tmp / "v1").write_text("1")
     assert [p.name for p in out.iterdir()] == ["v1"]
 
-    with pytest.raises(ExportError, match="already exists: pass --overwrite"):
+    with pytest.raises(OutputError, match="already exists: pass --overwrite"):
         with atomic.atomic_directory(out):
             pass
     with pytest.raises(KeyboardInterrupt):
@@ -96,6 +108,6 @@ def test_atomic_directory_success_failure_and_overwrite(tmp_path):
 def test_atomic_directory_refuses_a_file(tmp_path):
     target = tmp_path / "file"
     target.write_text("")
-    with pytest.raises(ExportError, match="exists and is not a folder"):
+    with pytest.raises(OutputError, match="exists and is not a folder"):
         with atomic.atomic_directory(target, overwrite=True):
             pass

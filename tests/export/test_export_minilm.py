@@ -9,10 +9,11 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 import tf_keras
-
-import bert_tf.export.inspection as inspect_cli
-from bert_tf.export import demo, model_card
 from export_helpers import assert_close, run_cli, run_subprocess
+
+import bert_tf.cli.inspect_export as inspect_cli
+from bert_tf import interface
+from bert_tf.export import demo
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -20,20 +21,30 @@ with warnings.catch_warnings():
 
 pytestmark = pytest.mark.slow
 
-SENTENCES = ["A man is playing a guitar.", "Crème brûlée is a dessert!",
-             "How do I reset my password?"]
+SENTENCES = [
+    "A man is playing a guitar.",
+    "Crème brûlée is a dessert!",
+    "How do I reset my password?",
+]
 
 
 def test_layout_and_verification_figures(minilm_export_dir):
     assert sorted(p.name for p in minilm_export_dir.iterdir()) == [
-        "README.md", "encoder", "preprocess"]
-    meta = model_card.read_metadata(minilm_export_dir)
-    assert meta["source"]["preset"] == "all-MiniLM-L6-v2"
-    assert meta["config"]["num_layers"] == 6 and meta["config"]["hidden_size"] == 384
-    assert meta["special_tokens"] == {"vocab_size": 30522, "start_of_sequence_id": 101,
-                                      "end_of_segment_id": 102, "padding_id": 0,
-                                      "mask_id": 103}
-    diffs = meta["verification"]["max_abs_diff"]
+        "README.md",
+        "encoder",
+        "preprocess",
+    ]
+    meta = interface.read_metadata(minilm_export_dir)
+    assert meta.source.preset == "all-MiniLM-L6-v2"
+    assert meta.config["num_layers"] == 6 and meta.config["hidden_size"] == 384
+    assert meta.special_tokens == {
+        "vocab_size": 30522,
+        "start_of_sequence_id": 101,
+        "end_of_segment_id": 102,
+        "padding_id": 0,
+        "mask_id": 103,
+    }
+    diffs = meta.verification.max_abs_diff
     assert set(diffs) == {"__call__", "serving_default", "tokens"}
     assert max(diffs.values()) < 1e-3
 
@@ -44,8 +55,7 @@ def test_interface_nli_snippet_unchanged(minilm_export_dir):
     ENCODER_DIR = os.fspath(minilm_export_dir / "encoder")  # noqa: N806
     preprocessor = hub.load(PREPROCESS_DIR)
     tokenize = hub.KerasLayer(preprocessor.tokenize)
-    bert_pack_inputs = hub.KerasLayer(preprocessor.bert_pack_inputs,
-                                      arguments=dict(seq_length=64))
+    bert_pack_inputs = hub.KerasLayer(preprocessor.bert_pack_inputs, arguments=dict(seq_length=64))
     encoder = hub.KerasLayer(ENCODER_DIR, trainable=True)
     premise = tf_keras.layers.Input(shape=(), dtype=tf.string)
     hypothesis = tf_keras.layers.Input(shape=(), dtype=tf.string)
@@ -64,7 +74,8 @@ def test_sentence_embeddings_match_sentence_transformers(minilm_export_dir, mini
     from sentence_transformers import SentenceTransformer
 
     reference = SentenceTransformer(os.fspath(minilm_dir), device="cpu").encode(
-        SENTENCES, normalize_embeddings=True)
+        SENTENCES, normalize_embeddings=True
+    )
     found = demo.embedding_model(os.fspath(minilm_export_dir))(tf.constant(SENTENCES))
     assert_close(found, reference, atol=1e-4, what="mean-pooled embedding")
 
@@ -72,15 +83,21 @@ def test_sentence_embeddings_match_sentence_transformers(minilm_export_dir, mini
 def test_keras3_tfsmlayer_loads_both(minilm_export_dir):
     import keras
 
-    preprocess = keras.layers.TFSMLayer(os.fspath(minilm_export_dir / "preprocess"),
-                                        call_endpoint="serving_default")
-    encoder = keras.layers.TFSMLayer(os.fspath(minilm_export_dir / "encoder"),
-                                     call_endpoint="serving_default")
+    preprocess = keras.layers.TFSMLayer(
+        os.fspath(minilm_export_dir / "preprocess"), call_endpoint="serving_default"
+    )
+    encoder = keras.layers.TFSMLayer(
+        os.fspath(minilm_export_dir / "encoder"), call_endpoint="serving_default"
+    )
     inputs = preprocess(tf.constant(SENTENCES))
     assert inputs["input_word_ids"].shape == (3, 128)
     outputs = encoder({k: inputs[k] for k in ("input_word_ids", "input_mask", "input_type_ids")})
-    assert set(outputs) == {"pooled_output", "sequence_output", "default",
-                            *(f"encoder_outputs_{i}" for i in range(6))}
+    assert set(outputs) == {
+        "pooled_output",
+        "sequence_output",
+        "default",
+        *(f"encoder_outputs_{i}" for i in range(6)),
+    }
     loaded = tf.saved_model.load(os.fspath(minilm_export_dir / "encoder"))
     expected = loaded(dict(inputs), training=False)
     assert_close(outputs["sequence_output"], expected["sequence_output"], atol=1e-4)
@@ -93,9 +110,11 @@ def test_tokens_signature_and_xla(minilm_export_dir):
     preprocess = tf.saved_model.load(os.fspath(minilm_export_dir / "preprocess"))
     inputs = preprocess(tf.constant(SENTENCES))
     expected = encoder(inputs, training=False)
-    legacy = encoder.signatures["tokens"](input_ids=inputs["input_word_ids"],
-                                          input_mask=inputs["input_mask"],
-                                          segment_ids=inputs["input_type_ids"])
+    legacy = encoder.signatures["tokens"](
+        input_ids=inputs["input_word_ids"],
+        input_mask=inputs["input_mask"],
+        segment_ids=inputs["input_type_ids"],
+    )
     assert set(legacy) == {"pooled_output", "sequence_output"}
     assert_close(legacy["pooled_output"], expected["pooled_output"], atol=1e-4)
     assert_close(legacy["sequence_output"], expected["sequence_output"], atol=1e-4)
@@ -106,10 +125,18 @@ def test_tokens_signature_and_xla(minilm_export_dir):
 def test_inspect_cli(minilm_export_dir, capsys):
     assert run_cli(inspect_cli, os.fspath(minilm_export_dir)) == 0
     out = capsys.readouterr().out
-    for text in ("signature 'serving_default'", "signature 'tokens'", "in   segment_ids: int32",
-                 "out  encoder_outputs_5: float32 [?, ?, 384]", "vocab_size=30522",
-                 "mask_id=103", "do_lower_case=True", "serving_default: ", "num_layers=6",
-                 "callables: tokenize, tokenize_with_offsets, bert_pack_inputs"):
+    for text in (
+        "signature 'serving_default'",
+        "signature 'tokens'",
+        "in   segment_ids: int32",
+        "out  encoder_outputs_5: float32 [?, ?, 384]",
+        "vocab_size=30522",
+        "mask_id=103",
+        "do_lower_case=True",
+        "serving_default: ",
+        "num_layers=6",
+        "callables: tokenize, tokenize_with_offsets, bert_pack_inputs",
+    ):
         assert text in out, text
 
 

@@ -6,17 +6,17 @@ import os
 import re
 import warnings
 
+import checkpoint_factory
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 import tf_keras
-
-import bert_tf.export.fill_mask as fill_mask_cli
-from bert_tf.export import fill_mask
-from bert_tf.export.errors import ExportedModelError
-import checkpoint_factory
 from export_helpers import assert_close, run_cli
+
+import bert_tf.cli.fill_mask as fill_mask_cli
+from bert_tf.export import fill_mask
+from bert_tf.interface import ExportDirError
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -30,8 +30,11 @@ def _inputs(batch=2, seq=9):
     mask[1, 7:] = 0
     types = np.zeros_like(ids)
     types[:, 5:] = 1
-    return {"input_word_ids": tf.constant(ids), "input_mask": tf.constant(mask),
-            "input_type_ids": tf.constant(types)}
+    return {
+        "input_word_ids": tf.constant(ids),
+        "input_mask": tf.constant(mask),
+        "input_type_ids": tf.constant(types),
+    }
 
 
 def test_hub_keras_layer_fine_tunes_every_weight(tiny_mlm_export, tiny_config):
@@ -40,7 +43,8 @@ def test_hub_keras_layer_fine_tunes_every_weight(tiny_mlm_export, tiny_config):
     loaded = hub.load(encoder_dir)
     # Exactly the encoder's weights: the MLM head's own weights live in `mlm` only.
     assert {v.name for v in layer.trainable_variables} == {
-        v.name for v in loaded.trainable_variables}
+        v.name for v in loaded.trainable_variables
+    }
     assert len(loaded.mlm.trainable_variables) > len(loaded.trainable_variables)
     assert isinstance(loaded.regularization_losses, (list, tuple))
     assert not hub.KerasLayer(encoder_dir, trainable=False).trainable_weights
@@ -50,8 +54,11 @@ def test_hub_keras_layer_fine_tunes_every_weight(tiny_mlm_export, tiny_config):
         out = layer(inputs, training=True)
         loss = tf.reduce_sum(out["pooled_output"] ** 2) + tf.reduce_sum(out["sequence_output"])
     grads = tape.gradient(loss, layer.trainable_variables)
-    without = [v.name for v, g in zip(layer.trainable_variables, grads)
-               if g is None or not np.any(tf.convert_to_tensor(g).numpy())]
+    without = [
+        v.name
+        for v, g in zip(layer.trainable_variables, grads)
+        if g is None or not np.any(tf.convert_to_tensor(g).numpy())
+    ]
     assert not without, f"no gradient for {without}"
 
 
@@ -74,17 +81,21 @@ def test_fine_tuning_in_a_keras_model(tiny_mlm_export):
     text = tf_keras.Input(shape=(), dtype=tf.string)
     logits = tf_keras.layers.Dense(2)(encoder(preprocess(text))["pooled_output"])
     model = tf_keras.Model(text, logits)
-    model.compile(tf_keras.optimizers.Adam(1e-3),
-                  tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    texts = tf.constant(["the cat sat on the mat", "a dog is big", "i read a good book",
-                         "the red car was bad"])
+    model.compile(
+        tf_keras.optimizers.Adam(1e-3),
+        tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
+    texts = tf.constant(
+        ["the cat sat on the mat", "a dog is big", "i read a good book", "the red car was bad"]
+    )
     labels = tf.constant([0, 1, 0, 1])
     before = [v.numpy().copy() for v in encoder.trainable_variables]
     loss_before = model.evaluate(texts, labels, verbose=0)
     model.fit(texts, labels, epochs=10, batch_size=4, verbose=0)
     assert model.evaluate(texts, labels, verbose=0) < loss_before
-    moved = sum(not np.array_equal(b, v.numpy())
-                for b, v in zip(before, encoder.trainable_variables))
+    moved = sum(
+        not np.array_equal(b, v.numpy()) for b, v in zip(before, encoder.trainable_variables)
+    )
     assert moved == len(before)
 
 
@@ -112,20 +123,26 @@ def test_fill_mask_library_and_cli(tiny_mlm_export, capsys):
     # The same logits as calling encoder.mlm by hand on [CLS] the cat [MASK] ... [SEP].
     encoder = tf.saved_model.load(os.fspath(tiny_mlm_export / "encoder"))
     vocab = checkpoint_factory.BASE_VOCAB
-    ids = [vocab.index(t) for t in ("[CLS]", "the", "cat", "[MASK]", "on", "the", "[MASK]", ".",
-                                    "[SEP]")]
-    logits = encoder.mlm({"input_word_ids": tf.constant([ids]),
-                          "input_mask": tf.ones([1, 9], tf.int32),
-                          "input_type_ids": tf.zeros([1, 9], tf.int32),
-                          "masked_lm_positions": tf.constant([[3, 6]])},
-                         training=False)["mlm_logits"][0]
+    ids = [
+        vocab.index(t)
+        for t in ("[CLS]", "the", "cat", "[MASK]", "on", "the", "[MASK]", ".", "[SEP]")
+    ]
+    logits = encoder.mlm(
+        {
+            "input_word_ids": tf.constant([ids]),
+            "input_mask": tf.ones([1, 9], tf.int32),
+            "input_type_ids": tf.zeros([1, 9], tf.int32),
+            "masked_lm_positions": tf.constant([[3, 6]]),
+        },
+        training=False,
+    )["mlm_logits"][0]
     probs = tf.nn.softmax(logits).numpy()
     assert [token for token, _ in predictions[0]][0] == fill_mask._vocab_tokens(
-        tf.saved_model.load(os.fspath(tiny_mlm_export / "preprocess")))[int(probs[0].argmax())]
+        tf.saved_model.load(os.fspath(tiny_mlm_export / "preprocess"))
+    )[int(probs[0].argmax())]
     assert predictions[1][0][1] == pytest.approx(float(probs[1].max()), abs=1e-6)
 
-    assert run_cli(fill_mask_cli, "--top_k=3", os.fspath(tiny_mlm_export),
-                   "the [MASK] sat") == 0
+    assert run_cli(fill_mask_cli, "--top_k=3", os.fspath(tiny_mlm_export), "the [MASK] sat") == 0
     out = capsys.readouterr().out.splitlines()
     assert len(out) == 5 and out[1] == "[MASK] 1:"
     best = out[2].split()[-1]
@@ -136,8 +153,11 @@ def test_fill_mask_library_and_cli(tiny_mlm_export, capsys):
 def test_fill_mask_errors(tiny_mlm_export, minilm_export_dir, tmp_path, capsys):
     cases = [
         (tiny_mlm_export, "no mask here", "the text has no [MASK]"),
-        (minilm_export_dir, "a [MASK].",
-         "the encoder has no masked-LM head (mlm): re-export with --with_mlm"),
+        (
+            minilm_export_dir,
+            "a [MASK].",
+            "the encoder has no masked-LM head (mlm): re-export with --with_mlm",
+        ),
         (tmp_path / "nothing", "a [MASK].", "no such export folder"),
     ]
     for export_dir, text, message in cases:
@@ -145,7 +165,7 @@ def test_fill_mask_errors(tiny_mlm_export, minilm_export_dir, tmp_path, capsys):
         err = capsys.readouterr().err
         assert "error: " in err and message in err, err
         assert "Traceback" not in err
-        with pytest.raises(ExportedModelError, match=re.escape(message)):
+        with pytest.raises(ExportDirError, match=re.escape(message)):
             fill_mask.fill_mask(export_dir, text)
 
 
@@ -153,11 +173,15 @@ def test_fine_tunes_under_a_distribution_strategy(tiny_mlm_export):
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     with strategy.scope():
         encoder = hub.KerasLayer(os.fspath(tiny_mlm_export / "encoder"), trainable=True)
-        inputs = {k: tf_keras.Input(shape=(None,), dtype=tf.int32, name=k)
-                  for k in ("input_word_ids", "input_mask", "input_type_ids")}
+        inputs = {
+            k: tf_keras.Input(shape=(None,), dtype=tf.int32, name=k)
+            for k in ("input_word_ids", "input_mask", "input_type_ids")
+        }
         model = tf_keras.Model(inputs, tf_keras.layers.Dense(2)(encoder(inputs)["pooled_output"]))
-        model.compile(tf_keras.optimizers.SGD(0.1),
-                      tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        model.compile(
+            tf_keras.optimizers.SGD(0.1),
+            tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
     features = {k: v.numpy() for k, v in _inputs(batch=4).items()}
     before = encoder.trainable_variables[0].numpy().copy()
     model.fit(features, np.array([0, 1, 0, 1]), epochs=1, batch_size=4, verbose=0)

@@ -14,20 +14,29 @@ def _google_copy(checkpoints, tmp_path, name):
     return shutil.copytree(checkpoints["google"].folder, tmp_path / name)
 
 
-@pytest.mark.parametrize("source, kwargs, lower, strip, reason", [
-    # No hint at all: the tiny vocab has no upper-case wordpieces.
-    ("google", {}, True, True, "has no wordpieces with upper-case letters"),
-    ("google", {"do_lower_case": False}, False, False, "--do_lower_case"),
-    ("uncased_L-2_H-32_A-4", {}, True, True, "the checkpoint's name"),
-    ("cased_L-2_H-32_A-4", {}, False, False, "the checkpoint's name"),
-    ("google", {"config": "bert_multi_cased_L-12_H-768_A-12"}, False, False,
-     "preset bert_multi_cased_L-12_H-768_A-12"),
-    ("hf_safetensors", {}, True, True, "tokenizer_config.json"),
-    # --do_lower_case overrides tokenizer_config.json, which also sets strip_accents=None.
-    ("hf_safetensors", {"do_lower_case": False}, False, False, "--do_lower_case"),
-])
-def test_tokenizer_settings_and_their_reason(source, kwargs, lower, strip, reason, checkpoints,
-                                             tmp_path, caplog):
+@pytest.mark.parametrize(
+    "source, kwargs, lower, strip, reason",
+    [
+        # No hint at all: the tiny vocab has no upper-case wordpieces.
+        ("google", {}, True, True, "has no wordpieces with upper-case letters"),
+        ("google", {"do_lower_case": False}, False, False, "--do_lower_case"),
+        ("uncased_L-2_H-32_A-4", {}, True, True, "the checkpoint's name"),
+        ("cased_L-2_H-32_A-4", {}, False, False, "the checkpoint's name"),
+        (
+            "google",
+            {"config": "bert_multi_cased_L-12_H-768_A-12"},
+            False,
+            False,
+            "preset bert_multi_cased_L-12_H-768_A-12",
+        ),
+        ("hf_safetensors", {}, True, True, "tokenizer_config.json"),
+        # --do_lower_case overrides tokenizer_config.json, which also sets strip_accents=None.
+        ("hf_safetensors", {"do_lower_case": False}, False, False, "--do_lower_case"),
+    ],
+)
+def test_tokenizer_settings_and_their_reason(
+    source, kwargs, lower, strip, reason, checkpoints, tmp_path, caplog
+):
     if source in checkpoints:
         folder = checkpoints[source].folder
     else:
@@ -37,8 +46,10 @@ def test_tokenizer_settings_and_their_reason(source, kwargs, lower, strip, reaso
     assert sources.settings.do_lower_case is lower
     assert sources.settings.effective_strip_accents is strip
     assert reason in sources.settings_source
-    assert any(reason in record.getMessage() and "do_lower_case" in record.getMessage()
-               for record in caplog.records)
+    assert any(
+        reason in record.getMessage() and "do_lower_case" in record.getMessage()
+        for record in caplog.records
+    )
 
 
 def test_config_vocab_and_format_detection(checkpoints, tmp_path, caplog):
@@ -54,8 +65,7 @@ def test_config_vocab_and_format_detection(checkpoints, tmp_path, caplog):
     assert hf.files.format == "huggingface"
     assert hf.config.hidden_act == "gelu_exact"  # Hugging Face "gelu"
 
-    preset = resolve_sources(str(checkpoints["google"].folder),
-                             config="bert_uncased_L-2_H-128_A-2")
+    preset = resolve_sources(str(checkpoints["google"].folder), config="bert_uncased_L-2_H-128_A-2")
     assert preset.preset.name == "bert_uncased_L-2_H-128_A-2"
     assert preset.config.hidden_size == 128
     assert preset.config_source == "preset bert_uncased_L-2_H-128_A-2 (--config)"

@@ -5,10 +5,9 @@ import pathlib
 import subprocess
 import sys
 
+import nli_synth
 import numpy as np
 import pytest
-
-import nli_synth
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -26,6 +25,7 @@ def nli_files(tmp_path_factory):
 def tiny_export_dir(tmp_path_factory) -> pathlib.Path:
     """A tiny random BERT (3 token types, for three-segment inputs) exported by `export_pair`."""
     import checkpoint_factory  # tests/, on sys.path through tests/conftest.py
+
     from bert_tf.export import pair
 
     folder = tmp_path_factory.mktemp("tiny_bert")
@@ -44,7 +44,9 @@ def cli_command(*args: str) -> list[str]:
 def run_cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs `python -m finetune ARGS` from the repo root; returns the finished process."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(cli_command(*args), cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        cli_command(*args), cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def checkpoint_values(prefix) -> dict[str, np.ndarray]:
@@ -66,7 +68,10 @@ def assert_export_matches_model(result, eval_data, export_path, labels):
     from bert_tf.finetune import model
 
     names = result.config.segment_names
-    columns = {name: tf.constant([e.segments[i] for e in eval_data.examples]) for i, name in enumerate(names)}
+    columns = {
+        name: tf.constant([e.segments[i] for e in eval_data.examples])
+        for i, name in enumerate(names)
+    }
     in_memory = model.build_text_classifier(result.packer, result.classifier)
     expected = in_memory(columns)["probabilities"].numpy()
 

@@ -27,12 +27,30 @@ export_dir, train_path, eval_path, out_dir = sys.argv[1:5]
 train_data, eval_data = data.read_nli(train_path), data.read_nli(eval_path)
 # No dropout: the replicas of a mirrored run draw their own random streams,
 # so only then is a step the same function of the batch under both strategies.
-config = train.TrainConfig(seq_length=48, batch_size=32, steps=30, learning_rate=5e-4, dropout_rate=0.0,
-                           encoder_dropout=False, seed=5, checkpoint_every=1000, progress=False)
+config = train.TrainConfig(
+    seq_length=48,
+    batch_size=32,
+    steps=30,
+    learning_rate=5e-4,
+    dropout_rate=0.0,
+    encoder_dropout=False,
+    seed=5,
+    checkpoint_every=1000,
+    progress=False,
+)
 runs = {}
-for name, strategy in [("default", tf.distribute.get_strategy()),
-                       ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))]:
-    result = train.train(export_dir, train_data, os.path.join(out_dir, name), config, eval_data=eval_data, strategy=strategy)
+for name, strategy in [
+    ("default", tf.distribute.get_strategy()),
+    ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])),
+]:
+    result = train.train(
+        export_dir,
+        train_data,
+        os.path.join(out_dir, name),
+        config,
+        eval_data=eval_data,
+        strategy=strategy,
+    )
     runs[name] = {
         "replicas": strategy.num_replicas_in_sync,
         "losses": result.losses,
@@ -40,12 +58,27 @@ for name, strategy in [("default", tf.distribute.get_strategy()),
         "weights": [v.numpy() for v in result.classifier.trainable_variables],
     }
 # With dropout on (each replica draws its own masks) and exported from the mirrored variables.
-dropout_config = train.TrainConfig(seq_length=48, batch_size=32, steps=3, seed=5, checkpoint_every=1000, progress=False)
-dropout_run = train.train(export_dir, train_data, os.path.join(out_dir, "dropout"), dropout_config, strategy=strategy)
-exported = serving.export_classifier(dropout_run.packer, dropout_run.classifier, dropout_config.labels,
-                                     os.path.join(out_dir, "classifier"))
+dropout_config = train.TrainConfig(
+    seq_length=48, batch_size=32, steps=3, seed=5, checkpoint_every=1000, progress=False
+)
+dropout_run = train.train(
+    export_dir, train_data, os.path.join(out_dir, "dropout"), dropout_config, strategy=strategy
+)
+exported = serving.export_classifier(
+    dropout_run.packer,
+    dropout_run.classifier,
+    dropout_config.labels,
+    os.path.join(out_dir, "classifier"),
+)
 served = tf.saved_model.load(exported).signatures["serving_default"](
-    premise=tf.constant(["A dog runs."]), hypothesis=tf.constant(["An animal runs."]))
-runs["mirrored_dropout"] = {"losses": dropout_run.losses, "served_label": served["label"].numpy()[0].decode()}
-weight_diff = max(float(np.max(np.abs(a - b))) for a, b in zip(runs["default"].pop("weights"), runs["mirrored"].pop("weights")))
+    premise=tf.constant(["A dog runs."]), hypothesis=tf.constant(["An animal runs."])
+)
+runs["mirrored_dropout"] = {
+    "losses": dropout_run.losses,
+    "served_label": served["label"].numpy()[0].decode(),
+}
+weight_diff = max(
+    float(np.max(np.abs(a - b)))
+    for a, b in zip(runs["default"].pop("weights"), runs["mirrored"].pop("weights"))
+)
 print(json.dumps({**runs, "weight_diff": weight_diff}))

@@ -20,25 +20,68 @@ import random
 LABELS = ("entailment", "neutral", "contradiction")
 ENTAILMENT, NEUTRAL, CONTRADICTION = range(3)
 
-PEOPLE = ["the woman", "a man", "the boy", "an old farmer", "the teacher", "my sister",
-          "a young girl", "the doctor", "a tall student", "the chef", "his uncle", "the pilot"]
+PEOPLE = [
+    "the woman",
+    "a man",
+    "the boy",
+    "an old farmer",
+    "the teacher",
+    "my sister",
+    "a young girl",
+    "the doctor",
+    "a tall student",
+    "the chef",
+    "his uncle",
+    "the pilot",
+]
 HYPERNYMS = {
-    "dog": "animal", "cat": "animal", "horse": "animal", "rabbit": "animal",
-    "rose": "flower", "tulip": "flower", "daisy": "flower",
-    "guitar": "instrument", "violin": "instrument", "drum": "instrument",
-    "apple": "fruit", "banana": "fruit", "pear": "fruit",
-    "hammer": "tool", "wrench": "tool", "shovel": "tool",
+    "dog": "animal",
+    "cat": "animal",
+    "horse": "animal",
+    "rabbit": "animal",
+    "rose": "flower",
+    "tulip": "flower",
+    "daisy": "flower",
+    "guitar": "instrument",
+    "violin": "instrument",
+    "drum": "instrument",
+    "apple": "fruit",
+    "banana": "fruit",
+    "pear": "fruit",
+    "hammer": "tool",
+    "wrench": "tool",
+    "shovel": "tool",
 }
 # verb -> paraphrase
-ACTS = {"holding": "gripping", "looking at": "watching", "drawing": "sketching",
-        "photographing": "taking a picture of", "carrying": "lifting up"}
+ACTS = {
+    "holding": "gripping",
+    "looking at": "watching",
+    "drawing": "sketching",
+    "photographing": "taking a picture of",
+    "carrying": "lifting up",
+}
 PLACES = ["park", "kitchen", "garden", "garage", "market", "classroom", "station", "library"]
-GROUPS = ["children", "players", "workers", "students", "tourists", "dancers",
-          "musicians", "soldiers", "nurses", "farmers"]
+GROUPS = [
+    "children",
+    "players",
+    "workers",
+    "students",
+    "tourists",
+    "dancers",
+    "musicians",
+    "soldiers",
+    "nurses",
+    "farmers",
+]
 # predicate, paraphrase, antonym
-STATES = [("smiling", "grinning", "frowning"), ("asleep", "sleeping", "awake"),
-          ("outside", "outdoors", "inside"), ("happy", "cheerful", "sad"),
-          ("sitting down", "seated", "standing up"), ("silent", "quiet", "shouting")]
+STATES = [
+    ("smiling", "grinning", "frowning"),
+    ("asleep", "sleeping", "awake"),
+    ("outside", "outdoors", "inside"),
+    ("happy", "cheerful", "sad"),
+    ("sitting down", "seated", "standing up"),
+    ("silent", "quiet", "shouting"),
+]
 
 
 def _a(word):
@@ -58,8 +101,11 @@ def _lexical(rng, label):
     variant = rng.randrange(2)
     if label == ENTAILMENT:
         premise = f"{person} is {act} {_a(thing)} in the {place}"
-        hypothesis = (f"{person} is {act2} {_a(hyper)}" if variant
-                      else f"in the {place}, {person} is {act2} {_a(thing)}")
+        hypothesis = (
+            f"{person} is {act2} {_a(hyper)}"
+            if variant
+            else f"in the {place}, {person} is {act2} {_a(thing)}"
+        )
     elif label == NEUTRAL:
         if variant:
             premise = f"{person} is {act} {_a(hyper)} in the {place}"
@@ -110,10 +156,18 @@ _QUANTIFIER_PATTERNS = {
     # (premise quantifier, hypothesis quantifier, hypothesis predicate kind)
     ENTAILMENT: [("all", "some", "same"), ("none", "not all", "same"), ("all", "none", "antonym")],
     NEUTRAL: [("some", "all", "same"), ("some", "some", "antonym"), ("not all", "none", "same")],
-    CONTRADICTION: [("none", "some", "same"), ("all", "some", "antonym"), ("all", "not all", "same")],
+    CONTRADICTION: [
+        ("none", "some", "same"),
+        ("all", "some", "antonym"),
+        ("all", "not all", "same"),
+    ],
 }
-_QUANTIFIER_TEXT = {"all": "all of the", "some": "some of the", "none": "none of the",
-                    "not all": "not all of the"}
+_QUANTIFIER_TEXT = {
+    "all": "all of the",
+    "some": "some of the",
+    "none": "none of the",
+    "not all": "not all of the",
+}
 
 
 def _quantifier(rng, label):

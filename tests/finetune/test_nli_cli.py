@@ -2,26 +2,38 @@
 
 import pytest
 import tensorflow as tf
-
-from bert_tf.finetune.__main__ import _op_error_summary
-
 from conftest import run_cli
+
+from bert_tf.cli.command import _op_error_summary
 
 
 def test_help_is_the_usage_guide():
     process = run_cli("--help")
     assert "Traceback" not in process.stderr
     assert process.returncode == 0
-    for text in ("bert-tf-finetune --export_dir=", "--mixed_precision", "--strategy", "serving_default"):
+    for text in (
+        "bert-tf-finetune --export_dir=",
+        "--mixed_precision",
+        "--strategy",
+        "serving_default",
+    ):
         assert text in process.stdout
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--train=x.tsv", "--output_dir=out"], "error: --export_dir is required (see --help)"),
-    (["--export_dir=e", "--train=t", "--output_dir=o", "--batch_size=many"],
-     "error: flag --batch_size=many: invalid literal for int() with base 10: 'many'"),
-    (["--export_dir=e", "--train={bad}", "--output_dir=o"], "error: {bad}:3: label 'maybe' is not one of entailment, neutral, contradiction"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--train=x.tsv", "--output_dir=out"], "error: --export_dir is required (see --help)"),
+        (
+            ["--export_dir=e", "--train=t", "--output_dir=o", "--batch_size=many"],
+            "error: flag --batch_size=many: invalid literal for int() with base 10: 'many'",
+        ),
+        (
+            ["--export_dir=e", "--train={bad}", "--output_dir=o"],
+            "error: {bad}:3: label 'maybe' is not one of entailment, neutral, contradiction",
+        ),
+    ],
+)
 def test_errors_are_one_line(tmp_path, args, message):
     bad = tmp_path / "bad.tsv"
     bad.write_text("a\tb\tneutral\n\na\tb\tmaybe\n")
@@ -37,13 +49,21 @@ def test_too_many_segments_is_one_line(tiny_export_dir, tmp_path):
     """Four segments on an export whose bert_pack_inputs is traced for 1 to 3."""
     data = tmp_path / "four.tsv"
     data.write_text("a b.\tc d.\te f.\tg h.\tneutral\n" * 16)
-    process = run_cli(f"--export_dir={tiny_export_dir}", f"--train={data}", f"--output_dir={tmp_path / 'out'}",
-                      "--segment_names=a,b,c,d", "--steps=1", "--batch_size=8", "--seq_length=16")
+    process = run_cli(
+        f"--export_dir={tiny_export_dir}",
+        f"--train={data}",
+        f"--output_dir={tmp_path / 'out'}",
+        "--segment_names=a,b,c,d",
+        "--steps=1",
+        "--batch_size=8",
+        "--seq_length=16",
+    )
     assert process.returncode == 1
     assert "Traceback" not in process.stderr
     assert process.stderr.strip().splitlines()[-1] == (
         f"error: {tiny_export_dir / 'preprocess'}: bert_pack_inputs is not exported for 4 segments "
-        "(a, b, c, d); exports trace 1 to max_num_segments (3 by default)")
+        "(a, b, c, d); exports trace 1 to max_num_segments (3 by default)"
+    )
 
 
 def test_tensorflow_runtime_errors_are_summarized_on_one_line():

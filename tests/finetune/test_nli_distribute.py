@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import numpy as np
-
 from conftest import REPO
 
 
@@ -15,7 +14,10 @@ def test_mirrored_two_cpus_matches_default(tiny_export_dir, nli_files, tmp_path)
     script = os.path.join(os.path.dirname(__file__), "distributed_run.py")
     process = subprocess.run(
         [sys.executable, script, str(tiny_export_dir), str(train), str(evaluation), str(tmp_path)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
     )
     assert process.returncode == 0, process.stderr[-3000:]

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from conftest import assert_export_matches_model
+
 from bert_tf.finetune import data, model, serving, train
 
 pytestmark = pytest.mark.slow
@@ -14,8 +14,17 @@ MIN_ACCURACY_SHORT = 0.6
 
 
 def _finetune(export_dir, nli_files, output_dir, steps, **overrides):
-    config = train.TrainConfig(seq_length=40, batch_size=16, steps=steps, learning_rate=1e-4, warmup_fraction=0.1,
-                               seed=0, checkpoint_every=1000, progress=False, **overrides)
+    config = train.TrainConfig(
+        seq_length=40,
+        batch_size=16,
+        steps=steps,
+        learning_rate=1e-4,
+        warmup_fraction=0.1,
+        seed=0,
+        checkpoint_every=1000,
+        progress=False,
+        **overrides,
+    )
     train_data, eval_data = data.read_nli(nli_files[0]), data.read_nli(nli_files[1])
     return train.train(export_dir, train_data, output_dir, config, eval_data=eval_data), eval_data
 
@@ -29,13 +38,17 @@ def test_minilm_learns_nli_and_exports(minilm_export_dir, nli_files, tmp_path):
     assert np.mean(result.losses[-30:]) < np.mean(result.losses[:30]) - 0.2
 
     # Every encoder weight moved away from the exported one.
-    fresh = model.build_classifier(str(minilm_export_dir / "encoder"), 3).get_layer("encoder").variables
+    fresh = (
+        model.build_classifier(str(minilm_export_dir / "encoder"), 3).get_layer("encoder").variables
+    )
     tuned = result.classifier.get_layer("encoder").variables
     assert len(tuned) == len(fresh) > 90
     unchanged = [a.name for a, b in zip(tuned, fresh) if np.array_equal(a.numpy(), b.numpy())]
     assert not unchanged, unchanged[:5]
 
-    path = serving.export_classifier(result.packer, result.classifier, result.config.labels, tmp_path / "classifier")
+    path = serving.export_classifier(
+        result.packer, result.classifier, result.config.labels, tmp_path / "classifier"
+    )
     probabilities = assert_export_matches_model(result, eval_data, path, result.config.labels)
     labels = np.array([e.label for e in eval_data.examples])
     assert np.isclose((probabilities.argmax(-1) == labels).mean(), accuracies[-1])
@@ -43,7 +56,9 @@ def test_minilm_learns_nli_and_exports(minilm_export_dir, nli_files, tmp_path):
 
 def test_minilm_bfloat16_converges(minilm_export_dir, nli_files, tmp_path):
     # Shorter: four epochs are enough to show it learns under the bfloat16 policy.
-    result, _ = _finetune(minilm_export_dir, nli_files, tmp_path, steps=120, mixed_precision="mixed_bfloat16")
+    result, _ = _finetune(
+        minilm_export_dir, nli_files, tmp_path, steps=120, mixed_precision="mixed_bfloat16"
+    )
     accuracies = [e["accuracy"] for e in result.evaluations]
     print(f"MiniLM eval accuracy by epoch (mixed_bfloat16): {accuracies}")
     assert result.classifier.get_layer("logits").compute_dtype == "bfloat16"

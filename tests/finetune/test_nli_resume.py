@@ -23,14 +23,24 @@ STEPS = 60
 def _args(export_dir, nli_files, output_dir):
     train, evaluation = nli_files
     return [
-        f"--export_dir={export_dir}", f"--train={train}", f"--eval={evaluation}", f"--output_dir={output_dir}",
-        f"--steps={STEPS}", "--batch_size=32", "--seq_length=48", "--learning_rate=5e-4", "--checkpoint_every=10",
-        "--seed=7", "--noencoder_dropout",
+        f"--export_dir={export_dir}",
+        f"--train={train}",
+        f"--eval={evaluation}",
+        f"--output_dir={output_dir}",
+        f"--steps={STEPS}",
+        "--batch_size=32",
+        "--seq_length=48",
+        "--learning_rate=5e-4",
+        "--checkpoint_every=10",
+        "--seed=7",
+        "--noencoder_dropout",
     ]
 
 
 def _kill_after_checkpoint(args, checkpoint_dir, step, timeout=240):
-    process = subprocess.Popen(cli_command(*args), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        cli_command(*args), cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + timeout
     try:
         while not (checkpoint_dir / f"ckpt-{step}.index").exists():
@@ -47,7 +57,9 @@ def test_kill_and_resume_equals_uninterrupted(tiny_export_dir, nli_files, tmp_pa
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
 
     resumed_dir = tmp_path / "b"
-    _kill_after_checkpoint(_args(tiny_export_dir, nli_files, resumed_dir), resumed_dir / "checkpoints", 20)
+    _kill_after_checkpoint(
+        _args(tiny_export_dir, nli_files, resumed_dir), resumed_dir / "checkpoints", 20
+    )
     assert not (resumed_dir / "checkpoints" / f"ckpt-{STEPS}.index").exists()
     resumed = run_cli(*_args(tiny_export_dir, nli_files, resumed_dir))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -75,5 +87,8 @@ def test_kill_and_resume_equals_uninterrupted(tiny_export_dir, nli_files, tmp_pa
     changed = run_cli(*_args(tiny_export_dir, nli_files, tmp_path / "a"), "--batch_size=16")
     assert changed.returncode == 1
     assert changed.stderr.strip().splitlines()[-1].startswith("error: ")
-    assert "cannot resume, the checkpoints were written with batch_size=32, this run has batch_size=16" in changed.stderr
+    assert (
+        "cannot resume, the checkpoints were written with batch_size=32, this run has batch_size=16"
+        in changed.stderr
+    )
     assert "Traceback" not in changed.stderr

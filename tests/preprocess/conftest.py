@@ -6,10 +6,9 @@ import collections
 import functools
 import pathlib
 
-import pytest
-
 import preprocess_corpora as corpora  # pylint: disable=import-error
 import preprocess_reference as reference  # pylint: disable=import-error
+import pytest
 
 SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -127,7 +126,7 @@ def make_tokenizer():
     """(vocab_file, settings name) -> (our BertTokenizer, ReferenceTokenizer)."""
     from bert_tf.preprocess import BertTokenizer, TokenizerSettings, load_vocab
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def make(vocab_file, settings_name):
         kwargs = SETTINGS[settings_name]
         ours = BertTokenizer(vocab_file, TokenizerSettings(**kwargs))
@@ -146,6 +145,7 @@ def make_tokenizer():
 def saved_preprocess_dir(tmp_path_factory, uncased_vocab_file) -> pathlib.Path:
     """One SavedModel of the MiniLM (uncased) preprocessor for the session."""
     import tensorflow as tf
+
     from bert_tf.preprocess import TokenizerSettings, build_preprocess_model
 
     model = build_preprocess_model(uncased_vocab_file, TokenizerSettings(do_lower_case=True))

@@ -25,7 +25,9 @@ def parity(ours, ref, lines, batch_size=2048):
         batch = list(lines[i : i + batch_size])
         got = per_row_ids(
             ours.tokenize(
-                tf.constant([l.encode("utf-8") if isinstance(l, str) else l for l in batch])
+                tf.constant(
+                    [line.encode("utf-8") if isinstance(line, str) else line for line in batch]
+                )
             )
         )
         for line, ids in zip(batch, got):

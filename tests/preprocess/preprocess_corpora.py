@@ -32,7 +32,7 @@ _MO_GLOBS = (
 
 
 def _sample(lines, k, rng):
-    lines = [l for l in lines if l.strip()]
+    lines = [line for line in lines if line.strip()]
     if len(lines) <= k:
         return lines
     return rng.sample(lines, k)
@@ -53,7 +53,7 @@ def _mo_messages(path):
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def gettext_corpus(per_file: int = 8, limit: int = 6000) -> tuple[str, ...]:
     """Translated UI messages from every gettext catalog found."""
     rng = random.Random(1234)
@@ -76,7 +76,7 @@ def _read_text(path):
         return []
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def docs_corpus(limit: int = 6000) -> tuple[str, ...]:
     """Man pages in many languages, X11 Compose tables, CJK codec test texts."""
     rng = random.Random(5678)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import unicodedata
 
 from absl import flags
-
 from bert import tokenization as google_tokenization
 
 if not flags.FLAGS.is_parsed():

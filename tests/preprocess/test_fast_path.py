@@ -13,7 +13,6 @@ import string
 
 import pytest
 import tensorflow as tf
-
 from conftest import SETTINGS
 from helpers import assert_all_equal, describe, parity
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import preprocess_reference as reference
 import pytest
 import tensorflow as tf
-
 from helpers import per_row_ids
-import preprocess_reference as reference
+
 from bert_tf.preprocess import load_vocab
 
 TEXTS = ["The quick brown fox.", "Ünïcödé ΣΟΦΙΑ 中文 emoji 😀!", ""]

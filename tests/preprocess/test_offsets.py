@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import tensorflow as tf
-
 from test_parity import HARD_CASES
 
 
@@ -15,7 +14,7 @@ def _normalized(ref, text):
 
 def check_offsets(ours, ref, lines):
     """Every wordpiece's byte span normalizes back to the wordpiece's text."""
-    data = [l.encode("utf-8") for l in lines]
+    data = [line.encode("utf-8") for line in lines]
     tokens, starts, limits = ours.tokenize_with_offsets(tf.constant(data))
     assert tokens.to_list() == ours.tokenize(tf.constant(data)).to_list()
     checked = 0
@@ -66,25 +65,32 @@ def test_offsets_point_into_original_bytes(make_tokenizer, uncased_vocab_file):
     tokens, starts, limits = ours.tokenize_with_offsets(tf.constant([text]))
     raw = text.encode()
     spans = [
-        raw[s:l].decode() for s, l in zip(starts.flat_values.numpy(), limits.flat_values.numpy())
+        raw[s:limit].decode()
+        for s, limit in zip(starts.flat_values.numpy(), limits.flat_values.numpy())
     ]
     # The deleted ZWSP stays inside the span of the word it was in.
     assert spans == ["Ç\u200ba", "va", "?", "한", "한", "한", "中"], spans
     assert [ours.vocab[i] for i in tokens.flat_values.numpy()][:3] == ["ca", "va", "?"]
 
 
-@pytest.mark.parametrize("text,spans", [
-    ("cafe\u0301", ["cafe\u0301"]),                      # a stripped trailing accent
-    ("cafe\u0301 ok", ["cafe\u0301", "ok"]),
-    ("a\x00b", ["a\x00b"]),                              # a deleted control character inside
-    ("x\u200b y", ["x\u200b", "y"]),                     # a deleted format character at the end
-    ("\u0301x", ["x"]),                                  # nothing before it in the row: dropped
-])
-def test_deleted_characters_belong_to_the_piece_before_them(make_tokenizer, uncased_vocab_file,
-                                                             text, spans):
+@pytest.mark.parametrize(
+    "text,spans",
+    [
+        ("cafe\u0301", ["cafe\u0301"]),  # a stripped trailing accent
+        ("cafe\u0301 ok", ["cafe\u0301", "ok"]),
+        ("a\x00b", ["a\x00b"]),  # a deleted control character inside
+        ("x\u200b y", ["x\u200b", "y"]),  # a deleted format character at the end
+        ("\u0301x", ["x"]),  # nothing before it in the row: dropped
+    ],
+)
+def test_deleted_characters_belong_to_the_piece_before_them(
+    make_tokenizer, uncased_vocab_file, text, spans
+):
     ours, _ = make_tokenizer(uncased_vocab_file, "uncased")
     raw = text.encode("utf-8")
     _, starts, limits = ours.tokenize_with_offsets(tf.constant([raw]))
-    words = [raw[s[0]:l[-1]].decode("utf-8")
-             for s, l in zip(starts.to_list()[0], limits.to_list()[0])]
+    words = [
+        raw[s[0] : limit[-1]].decode("utf-8")
+        for s, limit in zip(starts.to_list()[0], limits.to_list()[0])
+    ]
     assert words == spans

@@ -87,8 +87,9 @@ def test_seq_length_too_small_is_a_clear_error():
     with pytest.raises(ValueError, match=message):
         bert_pack_inputs([a, a], tf.constant(2), SPECIAL)
     # Known only at run time: the graph's assertion names the problem and the value.
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"(?s)at least 2 for 1 segment\(s\).*found.*\b1\b"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError, match=r"(?s)at least 2 for 1 segment\(s\).*found.*\b1\b"
+    ):
         tf.function(lambda n: bert_pack_inputs([a], n, SPECIAL))(tf.constant(1))
 
 
@@ -101,6 +102,7 @@ def test_no_segments_is_a_clear_error():
 def test_round_robin_lengths_match_tf_text_trimmer(num_segments):
     """The closed form against `tf_text.RoundRobinTrimmer` itself."""
     import tensorflow_text as tf_text
+
     from bert_tf.preprocess.packing import round_robin_lengths
 
     rng = np.random.default_rng(num_segments)
@@ -156,7 +158,8 @@ def test_empty_batch_and_all_empty_segments(num_segments):
 
     def no_tokens(rows):
         return tf.RaggedTensor.from_nested_row_splits(
-            tf.zeros([0], tf.int32), [tf.zeros([rows + 1], tf.int64), tf.zeros([1], tf.int64)])
+            tf.zeros([0], tf.int32), [tf.zeros([rows + 1], tf.int64), tf.zeros([1], tf.int64)]
+        )
 
     out = bert_pack_inputs([no_tokens(0)] * num_segments, 6, SPECIAL)
     for key in ("input_word_ids", "input_mask", "input_type_ids"):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-
 from conftest import SETTINGS
 from helpers import describe, parity
 
@@ -130,8 +129,8 @@ def test_corpus_parity(request, make_tokenizer, corpus_lines, corpus, settings_n
     if ref.is_huggingface:
         # See ReferenceTokenizer.comparable: NFC the text, leave out the few
         # lines with private-use / unassigned characters.
-        lines = [unicodedata.normalize("NFC", l) for l in lines]
-        lines = [l for l in lines if ref.comparable(l)]
+        lines = [unicodedata.normalize("NFC", line) for line in lines]
+        lines = [line for line in lines if ref.comparable(line)]
         assert len(lines) >= 0.95 * len(corpus_lines[corpus])
     identical, mismatches = parity(ours, ref, lines)
     print(f"\nparity {corpus} {settings_name} ({vocab_name}): {identical}/{len(lines)} identical")
@@ -180,9 +179,10 @@ def test_random_unicode_parity(make_tokenizer, uncased_vocab_file, settings_name
 def test_canonical_reordering(tmp_path, settings_name):
     """NFD sorts a run of marks by combining class; Mn ones are then dropped,
     non-Mn ones (here musical stems, classes 226 and 216) keep the new order."""
-    from conftest import SETTINGS, SPECIAL_TOKENS, write_vocab
-    from bert_tf.preprocess import BertTokenizer, TokenizerSettings
     import preprocess_reference as reference
+    from conftest import SETTINGS, SPECIAL_TOKENS, write_vocab
+
+    from bert_tf.preprocess import BertTokenizer, TokenizerSettings
 
     stem, flag = "\U0001d165", "\U0001d16d"  # ccc 216, ccc 226
     tokens = SPECIAL_TOKENS + [

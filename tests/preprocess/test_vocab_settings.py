@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 
+import preprocess_reference as reference
 import pytest
 import tensorflow as tf
-
-import preprocess_reference as reference
 from helpers import parity
-from bert_tf.preprocess import BertTokenizer, SettingsError, TokenizerSettings, VocabError, load_vocab
+
+from bert_tf.preprocess import (
+    BertTokenizer,
+    SettingsError,
+    TokenizerSettings,
+    VocabError,
+    load_vocab,
+)
 
 
 def test_load_vocab_matches_reference(tmp_path):
     """Duplicates, empty lines, padding whitespace, no final newline."""
     path = tmp_path / "vocab.txt"
     path.write_bytes(
-        "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n  hello \nhello\n\n"
-        "wor\n##ld\n\n##\nworld\r\nx".encode()
+        b"[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n  hello \nhello\n\nwor\n##ld\n\n##\nworld\r\nx"
     )
     expected = reference.google_tokenization.load_vocab(str(path))
     assert load_vocab(path) == list(expected)
