@@ -237,6 +237,8 @@ def _define(values, flag: Flag, default: Any) -> None:
 
 def _describe_flag(flag: Flag, default: Any) -> list[str]:
     names = f"--{flag.name}" if flag.kind is not bool else f"--[no]{flag.name}"
+    if flag.aliases:
+        names += " (also " + ", ".join(f"--{alias}" for alias in flag.aliases) + ")"
     details = [flag.help]
     if flag.choices:
         details.append(f"One of: {', '.join(flag.choices)}.")
@@ -245,8 +247,6 @@ def _describe_flag(flag: Flag, default: Any) -> list[str]:
     elif default is not None:
         shown = ",".join(default) if isinstance(default, (list, tuple)) else default
         details.append(f"Default: {shown!r}." if isinstance(shown, str) else f"Default: {shown}.")
-    if flag.aliases:
-        details.append("Also: " + ", ".join(f"--{alias}" for alias in flag.aliases) + ".")
     body = textwrap.wrap(" ".join(details), width=76)
     return [f"  {names}"] + [f"      {line}" for line in body]
 

@@ -154,8 +154,8 @@ def test_help_is_a_usage_guide(command):
     assert result.returncode == 0, result.stderr[-2000:]
     for text in (
         "bert-tf-export --checkpoint=",
-        "--model_checkpoint_path: Alias for --checkpoint",
-        "--export_path: Alias for --output_dir",
+        "--checkpoint (also --model_checkpoint_path)\n",
+        "--output_dir (also --export_path)\n",
         "--[no]with_mlm",
         "--[no]overwrite",
         "--default_seq_length",
