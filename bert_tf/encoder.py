@@ -31,6 +31,7 @@ import tensorflow as tf
 import tf_keras
 
 from bert_tf import layers
+from bert_tf import precision as precisions
 from bert_tf.config import BertConfig
 
 INPUT_NAMES = ("input_word_ids", "input_mask", "input_type_ids")
@@ -100,10 +101,8 @@ class BertEncoder(tf_keras.Model):
             config.hidden_size, config.initializer_range, initialize=initialize, name="pooler"
         )
         pooled = pooler(x)
+        # The blocks' outputs are float32 under any policy (`bert_tf.layers`); the pooler's not.
         if tf_keras.mixed_precision.global_policy().compute_dtype != "float32":
-            outputs_by_layer = [
-                _to_float32(t, f"encoder_output_{i}") for i, t in enumerate(outputs_by_layer)
-            ]
             pooled = _to_float32(pooled, "pooled_output")
         outputs = {
             "pooled_output": pooled,
@@ -132,7 +131,11 @@ def _to_float32(tensor, name):
 
 
 def build_encoder(
-    config: BertConfig, *, name: str = "bert_encoder", initialize: bool = True
+    config: BertConfig,
+    *,
+    name: str = "bert_encoder",
+    initialize: bool = True,
+    precision: str | None = None,
 ) -> BertEncoder:
     """Builds the encoder for `config` with freshly initialized weights.
 
@@ -145,6 +148,9 @@ def build_encoder(
             (`bert_tf.checkpoints.load_checkpoint`): the same model once
             loaded, built without the random draw (BERT-large: ~15 s less on
             2 cores). LayerNorm scales start at one either way.
+        precision: one of `bert_tf.precision.PRECISIONS` (`"bfloat16"`: the
+            matmuls compute in bfloat16, see `bert_tf.precision`); None: the
+            current global tf_keras policy.
 
     Returns:
         A `BertEncoder` (a `tf_keras.Model`): dict inputs `input_word_ids`,
@@ -153,4 +159,7 @@ def build_encoder(
         Under a mixed-precision policy the layers compute in float16/bfloat16,
         the variables and outputs are float32.
     """
-    return BertEncoder(config, name=name, initialize=initialize)
+    if precision is None:
+        return BertEncoder(config, name=name, initialize=initialize)
+    with precisions.policy_scope(precision):
+        return BertEncoder(config, name=name, initialize=initialize)

@@ -68,8 +68,12 @@ class MaskedLMHead(tf_keras.layers.Layer):
 
     def call(self, sequence_output, masked_lm_positions):
         x = tf.gather(sequence_output, masked_lm_positions, batch_dims=1)
-        x = self.layer_norm(self._activation(self.transform(x)))
-        logits = tf.matmul(x, self.embedding_layer.word_embeddings, transpose_b=True)
+        x = self.layer_norm(self._activation(self.transform(x)))  # float32 (LayerNorm)
+        # The vocab projection computes in the policy's dtype; the shared table
+        # is a float32 variable (`BertEmbeddings` is float32 under any policy).
+        x = tf.cast(x, self.compute_dtype)
+        table = tf.cast(self.embedding_layer.word_embeddings, self.compute_dtype)
+        logits = tf.matmul(x, table, transpose_b=True)
         return tf.cast(logits + self.output_bias, tf.float32)
 
     def get_config(self):

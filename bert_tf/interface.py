@@ -214,8 +214,16 @@ class VerificationInfo:
         seq_length: the packed length of the preprocessing check.
         encoder_seq_length: the length the encoder endpoints ran at.
         special_tokens: `get_special_tokens_dict()` of the loaded `preprocess/`.
-        max_abs_diff: endpoint -> the largest difference to the in-memory model.
+        max_abs_diff: endpoint -> the largest difference of any output to the
+            float32 in-memory model.
         max_abs_output: the largest output magnitude, for scale.
+        precision: the encoder's precision (`bert_tf.precision.PRECISIONS`).
+        relative_tolerance: the allowed max abs difference of each output, as a
+            fraction of that output's scale (its largest magnitude, at least 1).
+        min_cosine: the smallest cosine similarity, over texts and endpoints, of
+            the mask-aware mean-pooled `sequence_output` to the float32 model's
+            (None in exports written before it was measured).
+        cosine_gate: the smallest `min_cosine` the export accepted.
     """
 
     texts: int
@@ -224,6 +232,10 @@ class VerificationInfo:
     special_tokens: dict[str, int]
     max_abs_diff: dict[str, float]
     max_abs_output: float
+    precision: str = "float32"
+    relative_tolerance: float = 1e-4
+    min_cosine: float | None = None
+    cosine_gate: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -231,6 +243,8 @@ class ExportMetadata:
     """Everything the model card and `bert-tf-inspect` show; written into every export.
 
     Stored as JSON at `METADATA_PATH`; `read_metadata` gives it back typed.
+    Fields with a default were added later: metadata written without them
+    reads back with the default (`precision`: such exports are float32).
     """
 
     name: str
@@ -245,6 +259,7 @@ class ExportMetadata:
     load_report: str
     verification: VerificationInfo
     export_seconds: float
+    precision: str = "float32"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -258,6 +273,8 @@ class ExportMetadata:
         }
         values = {}
         for field in dataclasses.fields(cls):
+            if field.name not in data and field.default is not dataclasses.MISSING:
+                continue  # Written before the field existed: its default.
             value = data[field.name]
             if field.name in nested:
                 value = _from_dict(nested[field.name], value)

@@ -9,6 +9,12 @@ heads-first (`[batch, heads, seq, head_size]`), so the attention products are
 plain batched matmuls with no transpose between them.
 
 Dropout is active only when the layer is called with `training=True`.
+
+Under a mixed-precision policy (`bert_tf.precision`) the matmuls compute in
+the policy's dtype, while the embeddings, the residual stream between blocks,
+LayerNorm, the attention mask and softmax stay float32 (as `torch.autocast`
+keeps them): bfloat16 rounds to 8 bits of mantissa, and a residual stream
+re-rounded at every block would drift with depth.
 """
 
 from __future__ import annotations
@@ -59,10 +65,12 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
     TensorFlow's CPU graph rewrite recognizes and replaces with one oneDNN
     layer-norm kernel (the Keras layer's `fused_batch_norm` form is not
     fused): ~1.7x faster on CPU at MiniLM's 32x128 tokens. Elsewhere (GPU,
-    XLA) they are plain ops. Half-precision inputs are normalized in float32,
-    as the Keras layer does.
+    XLA) they are plain ops. It is a float32 layer under any policy: inputs
+    are cast to float32 (as the Keras layer normalizes half-precision inputs
+    in float32), outputs are float32 (the residual stream), and `gamma` /
+    `beta` are read at full precision.
 
-    Call: `[..., hidden]` -> `[..., hidden]`.
+    Call: `[..., hidden]` -> float32 `[..., hidden]`.
     """
 
     def __init__(self, epsilon: float = 1e-3, **kwargs):
@@ -70,6 +78,7 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
             raise ValueError(
                 f"LayerNorm normalizes the last axis only; got axis={kwargs['axis']!r}"
             )
+        kwargs["dtype"] = "float32"  # Statistics and the residual stream: see the docstring.
         super().__init__(axis=-1, epsilon=epsilon, **kwargs)
 
     def get_config(self):
@@ -78,17 +87,15 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
         return config
 
     def call(self, inputs):
-        # Half-precision inputs are normalized in float32, like the Keras layer does.
-        dtype = tf.float32 if self.compute_dtype in ("float16", "bfloat16") else self.compute_dtype
-        x = tf.cast(inputs, dtype)
+        x = tf.cast(inputs, tf.float32)
         mean = tf.reduce_mean(x, axis=-1, keepdims=True)
         variance = tf.reduce_mean(tf.math.squared_difference(x, mean), axis=-1, keepdims=True)
         outputs = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
         if self.scale:
-            outputs = outputs * tf.cast(self.gamma, dtype)
+            outputs = outputs * self.gamma
         if self.center:
-            outputs = outputs + tf.cast(self.beta, dtype)
-        return tf.cast(outputs, self.compute_dtype)
+            outputs = outputs + self.beta
+        return outputs
 
 
 @tf_keras.saving.register_keras_serializable(package="bert_tf")
@@ -96,7 +103,9 @@ class BertEmbeddings(tf_keras.layers.Layer):
     """Word + position + type embeddings, then LayerNorm and dropout.
 
     Call: `embeddings(word_ids, type_ids)` with int32 `[batch, seq]` ids returns
-    `[batch, seq, hidden]`. Positions are `0 .. seq-1`.
+    float32 `[batch, seq, hidden]`. Positions are `0 .. seq-1`. A float32 layer
+    under any policy: the gathers are cheap, and the tables (shared with the
+    MLM head) and the start of the residual stream keep full precision.
 
     Attributes:
         word_embeddings: the `[vocab_size, hidden]` table (shared with the MLM head).
@@ -117,6 +126,7 @@ class BertEmbeddings(tf_keras.layers.Layer):
         initialize: bool = True,
         **kwargs,
     ):
+        kwargs["dtype"] = "float32"  # See the class docstring.
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -197,8 +207,11 @@ class TransformerBlock(tf_keras.layers.Layer):
     """One post-LayerNorm BERT block: self-attention, then feed-forward.
 
     Call: `block(x, attention_mask=bias)` with `x` `[batch, seq, hidden]` and the
-    `AttentionMask` output `[batch, 1, 1, seq]`; returns `[batch, seq, hidden]`.
-    Softmax runs in float32 under any mixed-precision policy.
+    `AttentionMask` output `[batch, 1, 1, seq]`; returns float32 `[batch, seq, hidden]`.
+    Under a mixed-precision policy the projections, the two attention products
+    and the feed-forward matmuls compute in the policy's dtype; the input and
+    output (the residual stream), the residual sums, LayerNorm and softmax
+    stay float32.
 
     Attributes (the weights the checkpoint readers fill):
         query, key, value: `EinsumDense`, kernel `[hidden, heads, head_size]`,
@@ -222,6 +235,9 @@ class TransformerBlock(tf_keras.layers.Layer):
         initialize: bool = True,
         **kwargs,
     ):
+        # The input is the float32 residual stream: `call` casts it once for
+        # the matmuls instead of Keras rounding it on the way in.
+        kwargs["autocast"] = False
         super().__init__(**kwargs)
         if hidden_size % num_heads:
             raise ValueError(
@@ -293,17 +309,20 @@ class TransformerBlock(tf_keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x, attention_mask, training=None):
-        q = self.query(x) * tf.cast(self._scale, x.dtype)  # [batch, heads, seq, head_size]
-        k = self.key(x)
-        v = self.value(x)
+        x = tf.cast(x, tf.float32)  # The residual stream (a no-op for float32 callers).
+        compute_dtype = self.compute_dtype
+        h = tf.cast(x, compute_dtype)  # Once for q, k and v (no-op in float32).
+        q = self.query(h) * tf.cast(self._scale, compute_dtype)  # [batch, heads, seq, head_size]
+        k = self.key(h)
+        v = self.value(h)
         scores = tf.matmul(q, k, transpose_b=True)  # [batch, heads, seq, seq]
         scores = tf.cast(scores, tf.float32) + tf.cast(attention_mask, tf.float32)
-        probs = tf.cast(tf.nn.softmax(scores, axis=-1), x.dtype)
+        probs = tf.cast(tf.nn.softmax(scores, axis=-1), compute_dtype)
         probs = self.attention_probs_dropout(probs, training=training)
         context = tf.matmul(probs, v)  # [batch, heads, seq, head_size]
         attention = self.attention_output(context)
         attention = self.attention_output_dropout(attention, training=training)
-        x = self.attention_layer_norm(x + attention)
+        x = self.attention_layer_norm(x + tf.cast(attention, tf.float32))
         # The feed-forward part runs on `[batch * seq, hidden]`: a 2-D MatMul,
         # BiasAdd and activation in a row is what TensorFlow's CPU graph
         # rewrites fuse into one oneDNN kernel (on 3-D inputs `Dense` reshapes
@@ -311,7 +330,7 @@ class TransformerBlock(tf_keras.layers.Layer):
         tokens = tf.reshape(x, [-1, self.hidden_size])  # [batch * seq, hidden]
         hidden = self._activation(self.intermediate(tokens))  # [batch * seq, intermediate]
         out = self.output_dropout(self.output_dense(hidden), training=training)
-        out = self.output_layer_norm(tokens + out)
+        out = self.output_layer_norm(tokens + tf.cast(out, tf.float32))
         return tf.reshape(out, tf.shape(x))
 
     def get_config(self):

@@ -108,12 +108,18 @@ def _describe_metadata(meta: interface.ExportMetadata) -> list[str]:
         f"tokenize_chinese_chars={tok.tokenize_chinese_chars} (from {tok.source})",
         f"default_seq_length: {meta.default_seq_length}, "
         f"mlm: {'yes' if meta.with_mlm else 'no'}, "
-        f"serving XLA: {'yes' if meta.serving_jit_compile else 'no'}",
+        f"serving XLA: {'yes' if meta.serving_jit_compile else 'no'}, "
+        f"precision: {meta.precision}",
         f"verified on {ver.texts} texts at seq_length {ver.seq_length}, "
-        "max abs diff to the in-memory model:",
+        "max abs diff to the in-memory float32 model:",
     ]
     lines += [f"  {k}: {v:.2e}" for k, v in sorted(ver.max_abs_diff.items())]
     lines.append(f"  (largest output magnitude {ver.max_abs_output:.3g})")
+    if ver.min_cosine is not None:
+        lines.append(
+            f"  mean-pooled cosine to the float32 model: at least {ver.min_cosine:.6f} "
+            f"(gate {ver.cosine_gate})"
+        )
     return lines
 
 

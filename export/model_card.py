@@ -46,6 +46,29 @@ def _figures(verification: interface.VerificationInfo) -> str:
     return "\n".join(lines)
 
 
+def _precision(metadata: interface.ExportMetadata) -> str:
+    """The paragraph on the encoder's compute precision and the gate it passed."""
+    verification = metadata.verification
+    if verification.min_cosine is None:  # Written before the cosine was measured.
+        return ""
+    gate = (
+        f"each output within {verification.relative_tolerance:g} x its scale (its largest "
+        f"magnitude, at least 1) of the float32 model's, and every text's mask-aware "
+        f"mean-pooled `sequence_output` at cosine >= {verification.cosine_gate} to the float32 "
+        f"model's (measured: at least {verification.min_cosine:.6f})"
+    )
+    if metadata.precision == "float32":
+        return f"\nPrecision: float32. The gate: {gate}.\n"
+    return f"""
+Precision: {metadata.precision}. The encoder was built under tf_keras's
+`mixed_{metadata.precision}` policy: the attention projections and products and the
+feed-forward matmuls compute in {metadata.precision}; the variables (what fine-tuning
+updates), the embeddings, the residual stream, LayerNorm, the softmax and every
+output are float32. The figures above compare it with the float32 model built from
+the same checkpoint, and the gate it passed is {metadata.precision}'s: {gate}.
+"""
+
+
 def render_model_card(metadata: interface.ExportMetadata, export_dir: os.PathLike | str) -> str:
     """The card's markdown text.
 
@@ -183,12 +206,12 @@ and sentence pairs, packed to `seq_length` {verification.seq_length}) ran throug
 loaded `preprocess` then the loaded `encoder` (at `seq_length`
 {verification.encoder_seq_length}: the longest text and a few
 padding positions). The ids equal the in-memory preprocessing's;
-the largest absolute difference of any output to the in-memory Keras model:
+the largest absolute difference of any output to the in-memory float32 Keras model:
 
 {_figures(verification)}
 
 (The largest output magnitude is {verification.max_abs_output:.3g}.)
-
+{_precision(metadata)}
 The serving signatures are {xla}.
 Export took {metadata.export_seconds:.1f} s.
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from bert_tf import interface
+from bert_tf import precision as precisions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,7 +26,12 @@ class ExportOptions:
         default_seq_length: the `seq_length` of `preprocess(strings)`.
         with_mlm: also export the masked-LM head as `encoder.mlm`.
         overwrite: replace an existing output folder once the new one is verified.
-        serving_jit_compile: XLA-compile the `serving_default` and `tokens` signatures.
+        serving_jit_compile: XLA-compile the `serving_default` and `tokens`
+            signatures; None: for float32 exports only (on CPU, XLA runs the
+            bfloat16 encoder slower than TensorFlow's oneDNN kernels).
+        precision: the encoder's compute precision, one of
+            `bert_tf.precision.PRECISIONS`; `bfloat16` runs the matmuls in
+            bfloat16 with float32 variables, LayerNorm, softmax and outputs.
     """
 
     config: str | None = None
@@ -34,7 +40,15 @@ class ExportOptions:
     default_seq_length: int = interface.DEFAULT_SEQ_LENGTH
     with_mlm: bool = False
     overwrite: bool = False
-    serving_jit_compile: bool = True
+    serving_jit_compile: bool | None = None
+    precision: str = precisions.FLOAT32
+
+    @property
+    def jit_compile(self) -> bool:
+        """Whether the serving signatures are XLA-compiled (`serving_jit_compile` resolved)."""
+        if self.serving_jit_compile is None:
+            return self.precision == precisions.FLOAT32
+        return self.serving_jit_compile
 
 
 DEFAULTS = ExportOptions()

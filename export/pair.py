@@ -9,7 +9,8 @@ The steps, each logged with its timing:
    every weight; and the masked-LM model with `with_mlm`) and load every
    weight from the checkpoint, one tensor at a time;
 3. build the preprocessing model and check its special tokens;
-4. run the verification texts through the in-memory models;
+4. run the verification texts through the in-memory models (float32); with
+   `precision="bfloat16"`, build the bfloat16 models and copy the weights in;
 5. in a temporary folder beside `output_dir`: save `encoder/` and
    `preprocess/`, drop the in-memory models, load both SavedModels back and
    check them (`bert_tf.export.verify`), write the metadata and `README.md`;
@@ -38,6 +39,7 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf import atomic, interface
+from bert_tf import precision as precisions
 from bert_tf.checkpoints import load_checkpoint
 from bert_tf.config import BertConfig
 from bert_tf.encoder import build_encoder
@@ -187,6 +189,11 @@ def export_pair(
 
 def _resolve(checkpoint, options: ExportOptions) -> ExportSources:
     """The export's sources, with the vocab and sequence length checked against the config."""
+    if options.precision not in precisions.PRECISIONS:
+        raise ExportError(
+            f"--precision: expected one of {', '.join(precisions.PRECISIONS)}, "
+            f"found {options.precision!r}"
+        )
     if not 2 <= options.default_seq_length:
         raise ExportError(
             f"--default_seq_length must be at least 2, got {options.default_seq_length}"
@@ -234,8 +241,7 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
         f"Building the encoder ({config.num_layers} layers, hidden size "
         f"{config.hidden_size}) and loading {sources.files.format} weights"
     ):
-        encoder = build_encoder(config, initialize=False)  # the checkpoint fills it
-        mlm_model = build_mlm_model(encoder, config) if options.with_mlm else None
+        encoder, mlm_model = _build_models(config, options, precisions.FLOAT32)
         report = _load_weights(sources, encoder, mlm_model)
         if options.with_mlm and not report.has_mlm_head:
             raise ExportError(
@@ -248,7 +254,17 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
         )
     with _step("Running the verification texts in memory"):
         probe = verify.make_probe(preprocessor, options.default_seq_length)
+        # Always the float32 model's outputs: a reduced-precision export is
+        # verified against them (`verify.Gate`).
         reference = verify.reference_outputs(encoder, mlm_model, probe)
+    if options.precision != precisions.FLOAT32:
+        with _step(f"Building the {options.precision} encoder from the float32 weights"):
+            float32_model = mlm_model or encoder
+            encoder, mlm_model = _build_models(config, options, options.precision)
+            # Same architecture, same construction order: the same weight list.
+            (mlm_model or encoder).set_weights(float32_model.get_weights())
+            del float32_model
+            gc.collect()
     with _step("Hashing the checkpoint files"):
         checksums = {
             pathlib.Path(p).name: _sha256(pathlib.Path(p)) for p in sources.files.weight_files
@@ -256,6 +272,14 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
     return _Built(
         encoder, mlm_model, preprocessor, vocab, report, special, probe, reference, checksums
     )
+
+
+def _build_models(config: BertConfig, options: ExportOptions, precision: str):
+    """The encoder (and the masked-LM model with `with_mlm`) in `precision`, not initialized."""
+    with precisions.policy_scope(precision):
+        encoder = build_encoder(config, initialize=False)  # the checkpoint fills it
+        mlm_model = build_mlm_model(encoder, config) if options.with_mlm else None
+    return encoder, mlm_model
 
 
 def _save_and_verify(
@@ -268,7 +292,7 @@ def _save_and_verify(
             built.encoder,
             layout.encoder_dir,
             mlm_model=built.mlm_model,
-            jit_compile=options.serving_jit_compile,
+            jit_compile=options.jit_compile,
         )
     with _step(f"Saving {interface.PREPROCESS_DIR}/"), _write_errors(tmp):
         tf.saved_model.save(built.preprocessor, os.fspath(layout.preprocess_dir))
@@ -283,10 +307,14 @@ def _save_and_verify(
             config=sources.config,
             vocab=built.vocab,
             with_mlm=options.with_mlm,
+            precision=options.precision,
         )
     logging.info(
-        "Verified: max abs diff to the in-memory model: %s",
+        "Verified (%s): max abs diff to the float32 in-memory model: %s; "
+        "mean-pooled cosine at least %.6f",
+        figures.precision,
         ", ".join(f"{k} {v:.2e}" for k, v in figures.max_abs_diff.items()),
+        figures.min_cosine,
     )
     return figures
 
@@ -328,8 +356,9 @@ def _metadata(
         special_tokens=built.special,
         default_seq_length=options.default_seq_length,
         with_mlm=options.with_mlm,
-        serving_jit_compile=options.serving_jit_compile,
+        serving_jit_compile=options.jit_compile,
         load_report=built.report.summary().splitlines()[0],
         verification=figures,
         export_seconds=time.perf_counter() - start,
+        precision=options.precision,
     )

@@ -6,12 +6,14 @@ through the loaded `preprocess` then the loaded `encoder`:
 
 - the loaded preprocessing gives the same ids as the in-memory one;
 - every endpoint of the loaded encoder (`__call__`, the `serving_default` and
-  `tokens` signatures, `mlm` when exported) gives the in-memory model's outputs
-  on those ids, within `tolerance(reference)`;
+  `tokens` signatures, `mlm` when exported) gives the float32 in-memory
+  model's outputs on those ids, within `tolerance(reference, precision)`, and
+  the same sentence embeddings (mask-aware mean-pooled `sequence_output`,
+  cosine at least `GATES[precision].min_cosine`); every output is float32;
 - the special tokens and vocab size equal the config's and the vocab's, and
   `encoder_outputs` has `num_layers` entries of width `hidden_size`.
 
-The measured figures (max abs differences) go into the model card.
+The measured figures (max abs differences, the worst cosine) go into the model card.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 
 from bert_tf import interface
+from bert_tf import precision as precisions
 from bert_tf.config import BertConfig
 from bert_tf.export.errors import ExportError
 
@@ -48,14 +51,55 @@ NUM_MLM_PREDICTIONS = 3
 NUM_PADDING_COLUMNS = 3
 
 
-def tolerance(reference: np.ndarray) -> float:
-    """Allowed max abs difference to the in-memory model: 1e-4 x the output's scale (at least 1).
+@dataclasses.dataclass(frozen=True)
+class Gate:
+    """What a saved encoder of one precision must meet against the float32 in-memory model.
 
-    Float32 reordering (graph rewrites, oneDNN and XLA fusions) moves MiniLM's
-    outputs (scale ~10) by up to ~8e-5 and grows with depth; a wrong weight,
-    input or signature wiring moves them by 1e-2 or more.
+    Attributes:
+        relative_tolerance: each output's max abs difference, as a fraction of
+            its scale (its largest magnitude, at least 1).
+        min_cosine: the cosine similarity of every text's mask-aware
+            mean-pooled `sequence_output` (a sentence embedding).
     """
-    return 1e-4 * max(1.0, float(np.max(np.abs(reference))))
+
+    relative_tolerance: float
+    min_cosine: float
+
+
+GATES = {
+    # Float32 reordering (graph rewrites, oneDNN and XLA fusions) moves
+    # MiniLM's outputs (scale ~10) by up to ~8e-5 and grows with depth; a
+    # wrong weight, input or signature wiring moves them by 1e-2 or more.
+    precisions.FLOAT32: Gate(relative_tolerance=1e-4, min_cosine=0.99999),
+    # bfloat16 rounds every matmul input to 8 significant bits (2**-9 = 0.2%
+    # relative). Sentence embeddings barely move (MiniLM: mean-pooled cosine
+    # >= 0.99993 on varied text), single elements more: LayerNorm rescales
+    # small activations, and MiniLM's largest sequence_output element moves by
+    # ~17% of the output scale. 25% keeps that margin and still catches a
+    # wrong weight or wiring (order 100%); the cosine gate is the quality bar.
+    precisions.BFLOAT16: Gate(relative_tolerance=0.25, min_cosine=0.9999),
+}
+
+
+def tolerance(reference: np.ndarray, precision: str = precisions.FLOAT32) -> float:
+    """Allowed max abs difference to the float32 in-memory model for an encoder in `precision`.
+
+    `GATES[precision].relative_tolerance` x the output's scale (at least 1).
+    """
+    return GATES[precision].relative_tolerance * max(1.0, float(np.max(np.abs(reference))))
+
+
+def mean_pooled(sequence_output: np.ndarray, input_mask: np.ndarray) -> np.ndarray:
+    """Mask-aware mean over tokens: `[batch, seq, hidden]`, `[batch, seq]` -> `[batch, hidden]`."""
+    mask = np.asarray(input_mask, np.float32)[..., np.newaxis]
+    total = np.sum(np.asarray(sequence_output, np.float32) * mask, axis=1)
+    return total / np.maximum(np.sum(mask, axis=1), 1.0)
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cosine similarity of `[batch, hidden]` arrays -> `[batch]`."""
+    norms = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
+    return np.sum(a * b, axis=-1) / np.maximum(norms, 1e-12)
 
 
 @dataclasses.dataclass
@@ -133,7 +177,13 @@ def reference_outputs(encoder, mlm_model, probe: Probe) -> dict[str, Any]:
     return outputs
 
 
-def _max_diff(found: Mapping[str, Any], reference: Mapping[str, Any], keys, endpoint: str) -> float:
+def _max_diff(
+    found: Mapping[str, Any],
+    reference: Mapping[str, Any],
+    keys,
+    endpoint: str,
+    precision: str = precisions.FLOAT32,
+) -> float:
     worst = 0.0
     for key in keys:
         want = reference[key]
@@ -144,10 +194,11 @@ def _max_diff(found: Mapping[str, Any], reference: Mapping[str, Any], keys, endp
                 f"{got.shape}, the in-memory model's is {want.shape}"
             )
         diff = float(np.max(np.abs(got - want))) if want.size else 0.0
-        if not diff <= tolerance(want):
+        allowed = tolerance(want, precision)
+        if not diff <= allowed:
             raise ExportError(
-                f"verification failed: {endpoint} output {key!r} differs from the in-memory "
-                f"model by {diff:.3g} (allowed {tolerance(want):.3g})"
+                f"verification failed: {endpoint} output {key!r} differs from the float32 "
+                f"in-memory model by {diff:.3g} (allowed for {precision}: {allowed:.3g})"
             )
         worst = max(worst, diff)
     return worst
@@ -185,6 +236,7 @@ def verify_export(
     config: BertConfig,
     vocab: list[str],
     with_mlm: bool,
+    precision: str = precisions.FLOAT32,
 ) -> interface.VerificationInfo:
     """Loads `export_dir`'s two SavedModels back and checks them; returns the figures.
 
@@ -195,10 +247,13 @@ def verify_export(
         config: the encoder's config.
         vocab: the vocab's tokens (a token's id is its index).
         with_mlm: whether `encoder/` must have the `mlm` sub-object.
+        precision: the saved encoder's precision; `reference` is the float32
+            model's, and `GATES[precision]` is what the encoder must meet.
 
     Returns:
         The figures (`interface.VerificationInfo`): `max_abs_diff` maps each
-        endpoint to its largest difference to the in-memory model.
+        endpoint to its largest difference to the float32 in-memory model,
+        `min_cosine` is the worst mean-pooled cosine.
 
     Raises:
         ExportError: any check fails; the message names the endpoint and output.
@@ -226,7 +281,23 @@ def verify_export(
     tokens = encoder.signatures[interface.TOKENS_SIGNATURE]
     # The XLA signature first: the memory its compilation used is then reused
     # by the other runs, which keeps the export's peak lower.
-    serving_diff = _max_diff(serving(**tensors), flat_want, flat_want, "serving_default")
+    mask = probe.encoder_inputs[interface.INPUT_MASK]
+    want_pooled = mean_pooled(flat_want[interface.SEQUENCE_OUTPUT], mask)
+    cosines = {}
+
+    def check(endpoint, found, keys):
+        cosines[endpoint] = float(
+            np.min(cosine(mean_pooled(found[interface.SEQUENCE_OUTPUT], mask), want_pooled))
+        )
+        if not cosines[endpoint] >= GATES[precision].min_cosine:
+            raise ExportError(
+                f"verification failed: {endpoint} mean-pooled sequence_output has cosine "
+                f"{cosines[endpoint]:.6f} to the float32 in-memory model's (at least "
+                f"{GATES[precision].min_cosine} required for {precision})"
+            )
+        return _max_diff(found, flat_want, keys, endpoint, precision)
+
+    serving_diff = check("serving_default", serving(**tensors), flat_want)
     outputs = encoder(tensors, training=False)
     if len(outputs["encoder_outputs"]) != config.num_layers:
         raise ExportError(
@@ -240,23 +311,32 @@ def verify_export(
             f"{outputs['pooled_output'].shape[-1]}, the config has "
             f"hidden_size={config.hidden_size}"
         )
+    for name, value in interface.flat_outputs(outputs).items():
+        if value.dtype != tf.float32:
+            raise ExportError(
+                f"verification failed: encoder output {name!r} is {value.dtype.name}, "
+                "expected float32"
+            )
     figures = {
-        "__call__": _max_diff(interface.flat_outputs(outputs), flat_want, flat_want, "encoder"),
+        "__call__": check("encoder", interface.flat_outputs(outputs), flat_want),
         "serving_default": serving_diff,
     }
     del outputs
-    figures["tokens"] = _max_diff(
-        tokens(**{old: tensors[new] for old, new in interface.TOKENS_INPUTS.items()}),
-        flat_want,
-        interface.TOKENS_OUTPUTS,
+    figures["tokens"] = check(
         "tokens",
+        tokens(**{old: tensors[new] for old, new in interface.TOKENS_INPUTS.items()}),
+        interface.TOKENS_OUTPUTS,
     )
     if with_mlm:
         if not hasattr(encoder, interface.MLM_ENDPOINT):
             raise ExportError("verification failed: encoder/ has no mlm sub-object")
         mlm_inputs = {k: tf.constant(v) for k, v in _mlm_inputs(probe.encoder_inputs).items()}
         figures["mlm"] = _max_diff(
-            encoder.mlm(mlm_inputs, training=False), reference, (interface.MLM_LOGITS,), "mlm"
+            encoder.mlm(mlm_inputs, training=False),
+            reference,
+            (interface.MLM_LOGITS,),
+            "mlm",
+            precision,
         )
     scale = max(float(np.max(np.abs(value))) for value in flat_want.values())
     return interface.VerificationInfo(
@@ -266,4 +346,8 @@ def verify_export(
         special_tokens=special,
         max_abs_diff=figures,
         max_abs_output=scale,
+        precision=precision,
+        relative_tolerance=GATES[precision].relative_tolerance,
+        min_cosine=min(cosines.values()),
+        cosine_gate=GATES[precision].min_cosine,
     )
