@@ -55,7 +55,9 @@ class MaskedLMHead(tf_keras.layers.Layer):
             kernel_initializer=layers.initializer(initializer_range),
             name="transform",
         )
-        self.layer_norm = layers.LayerNorm(epsilon=layer_norm_eps, name="layer_norm")
+        self.layer_norm = layers.LayerNorm(
+            epsilon=layer_norm_eps, dtype=self.variable_dtype, name="layer_norm"
+        )
 
     def build(self, input_shape):
         hidden = self.embedding_layer.hidden_size
@@ -68,9 +70,9 @@ class MaskedLMHead(tf_keras.layers.Layer):
 
     def call(self, sequence_output, masked_lm_positions):
         x = tf.gather(sequence_output, masked_lm_positions, batch_dims=1)
-        x = self.layer_norm(self._activation(self.transform(x)))  # float32 (LayerNorm)
+        x = self.layer_norm(self._activation(self.transform(x)))  # variable dtype (LayerNorm)
         # The vocab projection computes in the policy's dtype; the shared table
-        # is a float32 variable (`BertEmbeddings` is float32 under any policy).
+        # is a float32 variable under a mixed policy (`BertEmbeddings`).
         x = tf.cast(x, self.compute_dtype)
         table = tf.cast(self.embedding_layer.word_embeddings, self.compute_dtype)
         logits = tf.matmul(x, table, transpose_b=True)

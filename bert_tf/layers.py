@@ -12,8 +12,8 @@ Dropout is active only when the layer is called with `training=True`.
 
 Under a mixed-precision policy (`bert_tf.precision`) the matmuls compute in
 the policy's dtype, while the embeddings, the residual stream between blocks,
-LayerNorm, the attention mask and softmax stay float32 (as `torch.autocast`
-keeps them): bfloat16 rounds to 8 bits of mantissa, and a residual stream
+LayerNorm, the attention mask and softmax stay float32 (`stream_dtype()`; as
+`torch.autocast` keeps them): bfloat16 rounds to 8 bits of mantissa, and a residual stream
 re-rounded at every block would drift with depth.
 """
 
@@ -50,6 +50,16 @@ def initializer(
     return tf_keras.initializers.TruncatedNormal(stddev=initializer_range)
 
 
+def stream_dtype() -> str:
+    """The dtype of the residual stream for layers built now: the global policy's variable dtype.
+
+    float32 under a mixed policy (`mixed_bfloat16`: the matmuls compute in
+    bfloat16, the embeddings, residual sums and LayerNorms do not); the
+    policy's own dtype otherwise.
+    """
+    return tf_keras.mixed_precision.global_policy().variable_dtype
+
+
 def build_sublayer(layer: tf_keras.layers.Layer, input_shape) -> None:
     """Builds `layer` now, its variables named under the layer's own name."""
     with tf.name_scope(layer.name):
@@ -65,12 +75,11 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
     TensorFlow's CPU graph rewrite recognizes and replaces with one oneDNN
     layer-norm kernel (the Keras layer's `fused_batch_norm` form is not
     fused): ~1.7x faster on CPU at MiniLM's 32x128 tokens. Elsewhere (GPU,
-    XLA) they are plain ops. It is a float32 layer under any policy: inputs
-    are cast to float32 (as the Keras layer normalizes half-precision inputs
-    in float32), outputs are float32 (the residual stream), and `gamma` /
-    `beta` are read at full precision.
+    XLA) they are plain ops. Half-precision inputs are normalized in float32,
+    as the Keras layer does. The encoder's LayerNorms are built with
+    `dtype=stream_dtype()`: float32 under a mixed policy.
 
-    Call: `[..., hidden]` -> float32 `[..., hidden]`.
+    Call: `[..., hidden]` -> `[..., hidden]`.
     """
 
     def __init__(self, epsilon: float = 1e-3, **kwargs):
@@ -78,7 +87,6 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
             raise ValueError(
                 f"LayerNorm normalizes the last axis only; got axis={kwargs['axis']!r}"
             )
-        kwargs["dtype"] = "float32"  # Statistics and the residual stream: see the docstring.
         super().__init__(axis=-1, epsilon=epsilon, **kwargs)
 
     def get_config(self):
@@ -87,15 +95,17 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
         return config
 
     def call(self, inputs):
-        x = tf.cast(inputs, tf.float32)
+        # Half-precision inputs are normalized in float32, like the Keras layer does.
+        dtype = tf.float32 if self.compute_dtype in ("float16", "bfloat16") else self.compute_dtype
+        x = tf.cast(inputs, dtype)
         mean = tf.reduce_mean(x, axis=-1, keepdims=True)
         variance = tf.reduce_mean(tf.math.squared_difference(x, mean), axis=-1, keepdims=True)
         outputs = (x - mean) * tf.math.rsqrt(variance + self.epsilon)
         if self.scale:
-            outputs = outputs * self.gamma
+            outputs = outputs * tf.cast(self.gamma, dtype)
         if self.center:
-            outputs = outputs + self.beta
-        return outputs
+            outputs = outputs + tf.cast(self.beta, dtype)
+        return tf.cast(outputs, self.compute_dtype)
 
 
 @tf_keras.saving.register_keras_serializable(package="bert_tf")
@@ -103,9 +113,10 @@ class BertEmbeddings(tf_keras.layers.Layer):
     """Word + position + type embeddings, then LayerNorm and dropout.
 
     Call: `embeddings(word_ids, type_ids)` with int32 `[batch, seq]` ids returns
-    float32 `[batch, seq, hidden]`. Positions are `0 .. seq-1`. A float32 layer
-    under any policy: the gathers are cheap, and the tables (shared with the
-    MLM head) and the start of the residual stream keep full precision.
+    `[batch, seq, hidden]` in `stream_dtype()`. Positions are `0 .. seq-1`.
+    Under a mixed policy it is a float32 layer: the gathers are cheap, and the
+    tables (shared with the MLM head) and the start of the residual stream
+    keep full precision.
 
     Attributes:
         word_embeddings: the `[vocab_size, hidden]` table (shared with the MLM head).
@@ -126,7 +137,7 @@ class BertEmbeddings(tf_keras.layers.Layer):
         initialize: bool = True,
         **kwargs,
     ):
-        kwargs["dtype"] = "float32"  # See the class docstring.
+        kwargs.setdefault("dtype", stream_dtype())  # See the class docstring.
         super().__init__(**kwargs)
         self.vocab_size = vocab_size
         self.hidden_size = hidden_size
@@ -136,7 +147,7 @@ class BertEmbeddings(tf_keras.layers.Layer):
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         self.initialize = initialize
-        self.layer_norm = LayerNorm(epsilon=layer_norm_eps, name="layer_norm")
+        self.layer_norm = LayerNorm(epsilon=layer_norm_eps, dtype=self.dtype, name="layer_norm")
         self.dropout_layer = tf_keras.layers.Dropout(dropout, name="dropout")
 
     def build(self, input_shape):
@@ -207,11 +218,11 @@ class TransformerBlock(tf_keras.layers.Layer):
     """One post-LayerNorm BERT block: self-attention, then feed-forward.
 
     Call: `block(x, attention_mask=bias)` with `x` `[batch, seq, hidden]` and the
-    `AttentionMask` output `[batch, 1, 1, seq]`; returns float32 `[batch, seq, hidden]`.
-    Under a mixed-precision policy the projections, the two attention products
-    and the feed-forward matmuls compute in the policy's dtype; the input and
-    output (the residual stream), the residual sums, LayerNorm and softmax
-    stay float32.
+    `AttentionMask` output `[batch, 1, 1, seq]`; returns `[batch, seq, hidden]`.
+    Softmax runs in float32 under any policy. Under a mixed-precision policy
+    the projections, the two attention products and the feed-forward matmuls
+    compute in the policy's dtype; the input and output (the residual stream),
+    the residual sums and LayerNorm stay in the variable dtype (float32).
 
     Attributes (the weights the checkpoint readers fill):
         query, key, value: `EinsumDense`, kernel `[hidden, heads, head_size]`,
@@ -281,7 +292,9 @@ class TransformerBlock(tf_keras.layers.Layer):
         self.attention_output_dropout = tf_keras.layers.Dropout(
             hidden_dropout, name="attention_output_dropout"
         )
-        self.attention_layer_norm = LayerNorm(epsilon=layer_norm_eps, name="attention_layer_norm")
+        self.attention_layer_norm = LayerNorm(
+            epsilon=layer_norm_eps, dtype=self.variable_dtype, name="attention_layer_norm"
+        )
         self.intermediate = tf_keras.layers.Dense(
             intermediate_size,
             kernel_initializer=initializer(initializer_range, initialize),
@@ -293,7 +306,9 @@ class TransformerBlock(tf_keras.layers.Layer):
             name="output",
         )
         self.output_dropout = tf_keras.layers.Dropout(hidden_dropout, name="output_dropout")
-        self.output_layer_norm = LayerNorm(epsilon=layer_norm_eps, name="output_layer_norm")
+        self.output_layer_norm = LayerNorm(
+            epsilon=layer_norm_eps, dtype=self.variable_dtype, name="output_layer_norm"
+        )
 
     def build(self, input_shape):
         hidden = [None, None, self.hidden_size]
@@ -309,7 +324,7 @@ class TransformerBlock(tf_keras.layers.Layer):
         super().build(input_shape)
 
     def call(self, x, attention_mask, training=None):
-        x = tf.cast(x, tf.float32)  # The residual stream (a no-op for float32 callers).
+        x = tf.cast(x, self.variable_dtype)  # The residual stream (a no-op in the encoder).
         compute_dtype = self.compute_dtype
         h = tf.cast(x, compute_dtype)  # Once for q, k and v (no-op in float32).
         q = self.query(h) * tf.cast(self._scale, compute_dtype)  # [batch, heads, seq, head_size]
@@ -322,7 +337,7 @@ class TransformerBlock(tf_keras.layers.Layer):
         context = tf.matmul(probs, v)  # [batch, heads, seq, head_size]
         attention = self.attention_output(context)
         attention = self.attention_output_dropout(attention, training=training)
-        x = self.attention_layer_norm(x + tf.cast(attention, tf.float32))
+        x = self.attention_layer_norm(x + tf.cast(attention, x.dtype))
         # The feed-forward part runs on `[batch * seq, hidden]`: a 2-D MatMul,
         # BiasAdd and activation in a row is what TensorFlow's CPU graph
         # rewrites fuse into one oneDNN kernel (on 3-D inputs `Dense` reshapes
@@ -330,7 +345,7 @@ class TransformerBlock(tf_keras.layers.Layer):
         tokens = tf.reshape(x, [-1, self.hidden_size])  # [batch * seq, hidden]
         hidden = self._activation(self.intermediate(tokens))  # [batch * seq, intermediate]
         out = self.output_dropout(self.output_dense(hidden), training=training)
-        out = self.output_layer_norm(tokens + tf.cast(out, tf.float32))
+        out = self.output_layer_norm(tokens + tf.cast(out, tokens.dtype))
         return tf.reshape(out, tf.shape(x))
 
     def get_config(self):
