@@ -104,14 +104,15 @@ def _newest_source_mtime() -> float:
     return newest
 
 
-def export_dir(name: str) -> pathlib.Path:
-    """An export of checkpoint `name` made by the current code (cached)."""
+def export_dir(name: str, precision: str = "float32") -> pathlib.Path:
+    """An export of checkpoint `name` in `precision` made by the current code (cached)."""
     from bert_tf.export import pair
 
-    out = harness.CACHE_DIR / "exports" / name
+    folder = name if precision == "float32" else f"{name}-{precision}"
+    out = harness.CACHE_DIR / "exports" / folder
     stamp = out / "encoder" / "saved_model.pb"
     if stamp.exists() and stamp.stat().st_mtime > _newest_source_mtime():
         return out
-    print(f"exporting {name} to {out} ...", flush=True)
-    pair.export_pair(str(checkpoint_path(name)), str(out), overwrite=True)
+    print(f"exporting {name} ({precision}) to {out} ...", flush=True)
+    pair.export_pair(str(checkpoint_path(name)), str(out), overwrite=True, precision=precision)
     return out
