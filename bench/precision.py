@@ -147,6 +147,10 @@ def _ort_session(path: pathlib.Path):
 
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # ONNX Runtime's threads spin-wait after each run by default, which takes
+    # the cores from the next contender in the interleaved rounds.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
