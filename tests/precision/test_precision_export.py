@@ -137,10 +137,11 @@ def test_metadata_and_model_card(tiny_exports):
     assert ver.relative_tolerance == verify.GATES["bfloat16"].relative_tolerance
     assert ver.cosine_gate <= ver.min_cosine < 1.0
     assert set(ver.max_abs_diff) == {"__call__", "serving_default", "tokens", "mlm"}
-    assert all(
-        0 < d <= ver.relative_tolerance * max(1, ver.max_abs_output) * 10
-        for d in ver.max_abs_diff.values()
-    )
+    # max_abs_output is the largest encoder output: no encoder endpoint may exceed its bound.
+    bound = ver.relative_tolerance * max(1.0, ver.max_abs_output)
+    for endpoint in ("__call__", "serving_default", "tokens"):
+        assert 0 < ver.max_abs_diff[endpoint] <= bound, endpoint
+    assert ver.max_abs_diff["mlm"] > 0  # Its own bound, on the logits' scale, held at export.
     card = (tiny_exports["bfloat16"] / "README.md").read_text()
     assert "Precision: bfloat16." in card
     assert f"cosine >= {ver.cosine_gate}" in card and f"{ver.min_cosine:.6f}" in card
