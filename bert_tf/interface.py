@@ -258,6 +258,8 @@ class ExportMetadata:
         }
         values = {}
         for field in dataclasses.fields(cls):
+            if field.name not in data and field.default is not dataclasses.MISSING:
+                continue  # A field added later: older exports get its default.
             value = data[field.name]
             if field.name in nested:
                 value = _from_dict(nested[field.name], value)

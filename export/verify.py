@@ -43,8 +43,8 @@ PAIRS = (
 )
 NUM_MLM_PREDICTIONS = 3
 # Padding columns kept after the longest probe text when the encoder runs, so
-# that masking is exercised while activations stay small (at seq_length 128,
-# BERT-large's export peaks ~70 MB higher).
+# that masking is exercised while activations stay small (the whole default
+# seq_length would raise a big model's peak memory during export).
 NUM_PADDING_COLUMNS = 3
 
 

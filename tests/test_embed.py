@@ -306,7 +306,7 @@ def test_embed_file_bad_paths(minilm_export_dir, tmp_path):
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run(
-        [sys.executable, "-m", "bert_tf.cli.embed", *args],
+        [pathlib.Path(sys.executable).parent / "bert-tf-embed", *args],
         capture_output=True,
         text=True,
         env=env,
