@@ -133,7 +133,8 @@ def _load_weights(sources: ExportSources, encoder, mlm_model):
                 report=error.report,
             ) from error
         raise
-    logging.info("Checkpoint load: %s", report.summary())
+    # The load logged its summary line; the details are for --verbosity=1.
+    logging.vlog(1, "Checkpoint load: %s", report.summary())
     return report
 
 
@@ -175,7 +176,6 @@ def export_pair(
         interface.write_metadata(tmp, metadata)
         model_card.write_model_card(tmp, metadata, final_dir)
     seconds = time.perf_counter() - start
-    logging.info("Exported %s in %.1f s", final_dir, seconds)
     return ExportResult(
         output_dir=final_dir,
         config=sources.config,

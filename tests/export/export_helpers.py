@@ -28,7 +28,7 @@ def run_cli(module, *args: str) -> int:
 
 def run_script(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """Runs an installed console script (`bert-tf-export`, ...) as a user does."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP_")}
     return subprocess.run(
         [BIN / script, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
     )

@@ -213,6 +213,23 @@ def test_cli_errors_in_a_subprocess_have_no_traceback(tmp_path):
     assert not out.exists()
 
 
+# What TensorFlow, tf-hub and absl print on their own: never shown at the default verbosity.
+NOISE = ("I0000", "W0000", "E0000", "WARNING:", "pkg_resources", "cuInit", "oneDNN", "Traceback")
+
+
+def test_a_failing_export_prints_progress_and_one_error_line(tmp_path, checkpoints):
+    folder = _copy(checkpoints["hf_safetensors"].folder, tmp_path, "hf_truncated")
+    _truncate(folder / "model.safetensors")
+    result = run_script(
+        "bert-tf-export", f"--checkpoint={folder}", f"--output_dir={tmp_path / 'o'}"
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1
+    assert lines[0].startswith("Checkpoint: huggingface format"), result.stderr
+    assert [line for line in lines if line.startswith("error: ")] == [lines[-1]]
+    assert not [line for line in lines if any(word in line for word in NOISE)], result.stderr
+
+
 def _fail_while_saving(error: BaseException):
     def save(encoder, path, **kwargs):
         pathlib.Path(path).mkdir(parents=True)
