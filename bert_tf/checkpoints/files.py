@@ -36,6 +36,8 @@ class CheckpointFiles:
         weight_files: every file holding the weights (a TF1 `.index` and its
             `.data-*` shards; a HF file, or a shard index and its shards),
             found once here for the readers and the export's checksums.
+        tokenizer_json: HF `tokenizer.json` beside it, or None (the vocab
+            when there is no `vocab.txt`).
     """
 
     format: str
@@ -44,6 +46,7 @@ class CheckpointFiles:
     vocab: str | None
     tokenizer_config: str | None
     weight_files: tuple[str, ...] = ()
+    tokenizer_json: str | None = None
 
 
 def find_checkpoint(path: str | os.PathLike) -> CheckpointFiles:
@@ -162,6 +165,7 @@ def _google(prefix: str) -> CheckpointFiles:
         vocab=_existing(os.path.join(folder, "vocab.txt")),
         tokenizer_config=_existing(os.path.join(folder, "tokenizer_config.json")),
         weight_files=(prefix + ".index", *data),
+        tokenizer_json=_existing(os.path.join(folder, "tokenizer.json")),
     )
 
 
@@ -173,6 +177,7 @@ def _huggingface(folder: str, weights: str) -> CheckpointFiles:
         vocab=_existing(os.path.join(folder, "vocab.txt")),
         tokenizer_config=_existing(os.path.join(folder, "tokenizer_config.json")),
         weight_files=tuple(shard_files(weights)),
+        tokenizer_json=_existing(os.path.join(folder, "tokenizer.json")),
     )
 
 
