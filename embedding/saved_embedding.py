@@ -67,9 +67,10 @@ class EmbeddingModel(tf.Module):
         self._pad = int(special_tokens["padding_id"])
         stack = head.stack
         self._prompts = dict(stack.prompts)
-        # [CLS] plus the prompt's wordpieces: what sentence-transformers excludes from pooling.
+        # [CLS] plus the prompt's wordpieces: what sentence-transformers excludes from
+        # pooling; an empty prompt is no prompt to it (nothing prepended, nothing excluded).
         self._prompt_lengths = {
-            name: 1 + int(tf.size(tokenize(tf.constant([text])).flat_values))
+            name: 1 + int(tf.size(tokenize(tf.constant([text])).flat_values)) if text else 0
             for name, text in self._prompts.items()
         }
 
@@ -78,6 +79,7 @@ class EmbeddingModel(tf.Module):
             return encoder(inputs, training=False)[interface.SEQUENCE_OUTPUT]
 
         self.encode = encode
+        self._traced = False
         self.serving_default = self._signature(None)
         for name in self._prompts:
             setattr(self, prompt_signature(name), self._signature(name))
@@ -114,7 +116,7 @@ class EmbeddingModel(tf.Module):
     def _embed(self, texts, prompt_name):
         inputs = self._pack(texts, prompt_name)
         name = self._prompt(prompt_name)
-        prompt_length = self._prompt_lengths.get(name, 0) if name is not None else 0
+        prompt_length = 0 if name is None else self._prompt_lengths[name]
         sequence = self.encode(inputs)
         return self.head(sequence, inputs[interface.INPUT_MASK], prompt_length)
 
@@ -133,7 +135,8 @@ class EmbeddingModel(tf.Module):
             input_signature=[tf.TensorSpec([None], tf.string, name=interface.EMBEDDING_INPUT)]
         )
         def signature(text):
-            return {interface.EMBEDDING_OUTPUT: self._embed(text, prompt_name)}
+            # Calls the traced `__call__`: one graph per prompt in the SavedModel, not two.
+            return {interface.EMBEDDING_OUTPUT: self.__call__(text, prompt_name=prompt_name)}
 
         return signature
 
@@ -142,7 +145,10 @@ class EmbeddingModel(tf.Module):
         return (None, *self._prompts)
 
     def trace_for_saving(self) -> None:
-        """Traces `__call__` and `pack` for every prompt name."""
+        """Traces `__call__` and `pack` for every prompt name (once: calls then reuse them)."""
+        if self._traced:
+            return
+        self._traced = True
         for name in self.prompt_names():
             self.__call__.get_concrete_function(_STRINGS_SPEC, prompt_name=name)
             self.pack.get_concrete_function(_STRINGS_SPEC, prompt_name=name)

@@ -278,6 +278,7 @@ EMBEDDING_TEXTS = (*TEXTS, *(pair[0] for pair in PAIRS), "", " ".join(["Long tex
 
 def embedding_reference(model) -> dict[str | None, dict[str, np.ndarray]]:
     """The in-memory `EmbeddingModel`'s ids and vectors, per prompt name (None: the default)."""
+    model.trace_for_saving()  # the traces the calls below (and the save) reuse
     texts = tf.constant(EMBEDDING_TEXTS)
     return {
         name: {

@@ -10,6 +10,7 @@ import re
 
 from absl import logging
 
+from bert_tf.checkpoints.sentence_transformers import module_kind
 from bert_tf.errors import CheckpointError
 
 # Hugging Face weight files, in order of preference (safetensors needs no torch).
@@ -130,7 +131,7 @@ def _sentence_transformers_module(folder: str) -> str:
     try:
         with open(modules, encoding="utf-8") as f:
             entries = json.load(f)
-        module = next(e for e in entries if str(e.get("type", "")).endswith("models.Transformer"))
+        module = next(e for e in entries if module_kind(str(e.get("type", ""))) == "Transformer")
     except (OSError, ValueError, StopIteration, AttributeError) as e:
         raise CheckpointError(
             f"{modules}: cannot find the Transformer module of this sentence-transformers "
