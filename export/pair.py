@@ -292,8 +292,12 @@ def _stack(sources: ExportSources, options: ExportOptions) -> PoolingStack | Non
             )
         return None
     if stack is None:
+        flags = f"--embedding_pooling={pooling}" + (" --embedding_normalize" if normalize else "")
         stack = PoolingStack(
-            modes=(pooling,), dimension=config.hidden_size, source="--embedding_pooling"
+            modes=(pooling,),
+            dimension=config.hidden_size,
+            normalize=bool(normalize),
+            source=f"{flags} (asked at export: no sentence-transformers modules)",
         )
     elif pooling is not None:
         logging.info(

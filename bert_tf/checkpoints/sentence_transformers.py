@@ -86,7 +86,8 @@ class PoolingStack:
     """How one export turns its last layer into a sentence vector.
 
     Attributes:
-        modes: pooling modes (of `POOLING_MODES`), concatenated in this order.
+        modes: pooling modes (of `POOLING_MODES`), concatenated in this order (the
+            config's order for sentence-transformers 6, `POOLING_MODES` order before).
         dimension: the encoder's hidden size the pooling reads.
         include_prompt: whether prompt tokens take part in the pooling.
         dense: the Dense layers after the pooling, in order.
@@ -177,15 +178,13 @@ def _pooling(folder: pathlib.Path) -> tuple[tuple[str, ...], int, bool]:
     path = folder / "config.json"
     config = _read_json(path, "Pooling config")
     if "pooling_mode" in config:
+        # sentence-transformers 6: concatenated in the order given.
         mode = config["pooling_mode"]
         modes = (mode,) if isinstance(mode, str) else tuple(mode)
     else:
+        # Before 6, one bool per mode, concatenated in `POOLING_MODES` order.
         modes = tuple(mode for key, mode in _LEGACY_MODE_KEYS.items() if config.get(key))
         modes = modes or ("mean",)  # sentence-transformers' default
-    # sentence-transformers concatenates in its own order, whatever the config's.
-    modes = tuple(mode for mode in POOLING_MODES if mode in modes) + tuple(
-        mode for mode in modes if mode not in POOLING_MODES
-    )
     dimension = config.get("embedding_dimension", config.get("word_embedding_dimension"))
     if not isinstance(dimension, int):
         raise CheckpointError(f"{path}: expected an int embedding_dimension, found {dimension!r}")
@@ -283,7 +282,7 @@ def read_pooling_stack(folder: str | os.PathLike) -> PoolingStack | None:
     for index, entry in enumerate(modules):
         type_name = str(entry.get("type", "")) if isinstance(entry, dict) else ""
         kind = module_kind(type_name)
-        where = f"{modules_path}: module {index} ({type_name or entry!r})"
+        where = f"{modules_path}: module {index} ({type_name or repr(entry)})"
         if kind is None:
             raise CheckpointError(
                 f"{where}: not supported (bert-tf reproduces Transformer, Pooling, Dense and "

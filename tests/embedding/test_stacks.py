@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the tf-text ops)
-from conftest import TEXTS, VARIANTS
+from st_variants import TEXTS, VARIANTS
 
 import bert_tf
 from bert_tf import interface
@@ -206,21 +206,34 @@ def test_a_tokenizer_that_is_not_wordpiece_is_a_one_line_error(minilm_dir, tmp_p
     assert not (tmp_path / "out").exists()
 
 
-def test_a_plain_checkpoint_gets_embedding_only_when_asked(minilm_dir, tmp_path, minilm_export_dir):
+def test_a_plain_checkpoint_gets_embedding_only_when_asked(tmp_path):
+    import checkpoint_factory
+
     from bert_tf.export import export_pair
 
-    folder = _copy(minilm_dir, tmp_path)
-    for name in ("modules.json", "sentence_bert_config.json", "config_sentence_transformers.json"):
-        (folder / name).unlink()
-    shutil.rmtree(folder / "1_Pooling")
-    plain = export_pair(str(folder), str(tmp_path / "plain"))
+    config = checkpoint_factory.tiny_config()
+    written = checkpoint_factory.write_hf_checkpoint(tmp_path / "hf", config, seed=4)
+    plain = export_pair(
+        os.fspath(written.folder), os.fspath(tmp_path / "plain"), default_seq_length=32
+    )
     assert not (plain.output_dir / "embedding").exists() and plain.metadata.embedding is None
     asked = export_pair(
-        str(folder), str(tmp_path / "asked"), embedding_pooling="mean", embedding_normalize=True
+        os.fspath(written.folder),
+        os.fspath(tmp_path / "asked"),
+        embedding_pooling="cls",
+        embedding_normalize=True,
+        default_seq_length=32,
     )
-    assert "| stack from | --embedding_pooling |" in (asked.output_dir / "README.md").read_text()
+    card = (asked.output_dir / "README.md").read_text()
+    assert "| stack from | --embedding_pooling=cls --embedding_normalize (asked" in card
+    assert "| pooling | cls |" in card
     model = tf.saved_model.load(os.fspath(asked.output_dir / "embedding"))
-    texts = [t for t in TEXTS if len(t) < 500]
-    # mean + Normalize at 128 tokens is what the MiniLM export's own stack computes.
-    expected = bert_tf.embed(texts, minilm_export_dir, max_seq_length=128)
-    np.testing.assert_allclose(model(tf.constant(texts)).numpy(), expected, rtol=0, atol=1e-5)
+    texts = ["hello world", "", "the quick brown fox " * 30]  # the last one is cut at 32
+    saved = model(tf.constant(texts)).numpy()
+    # The plain export with the same stack asked of bert_tf.embed gives the same vectors,
+    # and the asked export's own default is that stack.
+    expected = bert_tf.embed(texts, plain.output_dir, pooling="cls", normalize=True)
+    np.testing.assert_allclose(saved, expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(bert_tf.embed(texts, asked.output_dir), expected, atol=1e-5)
+    with pytest.raises(BertTfError, match="--embedding_normalize: the checkpoint has no"):
+        export_pair(os.fspath(written.folder), os.fspath(tmp_path / "x"), embedding_normalize=True)
