@@ -236,4 +236,10 @@ def test_a_plain_checkpoint_gets_embedding_only_when_asked(tmp_path):
     np.testing.assert_allclose(saved, expected, rtol=0, atol=1e-5)
     np.testing.assert_allclose(bert_tf.embed(texts, asked.output_dir), expected, atol=1e-5)
     with pytest.raises(BertTfError, match="--embedding_normalize: the checkpoint has no"):
-        export_pair(os.fspath(written.folder), os.fspath(tmp_path / "x"), embedding_normalize=True)
+        export_pair(
+            os.fspath(written.folder),
+            os.fspath(tmp_path / "x"),
+            embedding_normalize=True,
+            default_seq_length=32,
+        )
+    assert not (tmp_path / "x").exists()
