@@ -190,7 +190,9 @@ def embed_file(
     try:
         with atomic.atomic_file(output_path) as tmp:
             if total == 0:
-                np.save(tmp, np.zeros((0, dim), np.float32), allow_pickle=False)
+                # A file object: given a path without `.npy`, np.save would add one.
+                with open(tmp, "wb") as f:
+                    np.save(f, np.zeros((0, dim), np.float32), allow_pickle=False)
             else:
                 _embed_lines(
                     embedder,
