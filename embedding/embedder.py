@@ -143,7 +143,7 @@ class Embedder:
             changed = dataclasses.replace(changed, modes=modes, dense=())
         if normalize is not None:
             changed = dataclasses.replace(changed, normalize=normalize)
-        if self.stack is not None:
+        if self.stack is not None and changed != self.stack:
             logging.info(
                 "pooling=%s normalize=%s override the export's stack (%s)",
                 pooling,
