@@ -214,7 +214,10 @@ def test_a_plain_checkpoint_gets_embedding_only_when_asked(tmp_path):
     config = checkpoint_factory.tiny_config()
     written = checkpoint_factory.write_hf_checkpoint(tmp_path / "hf", config, seed=4)
     plain = export_pair(
-        os.fspath(written.folder), os.fspath(tmp_path / "plain"), default_seq_length=32
+        os.fspath(written.folder),
+        os.fspath(tmp_path / "plain"),
+        default_seq_length=32,
+        serving_jit_compile=False,
     )
     assert not (plain.output_dir / "embedding").exists() and plain.metadata.embedding is None
     asked = export_pair(
@@ -223,6 +226,7 @@ def test_a_plain_checkpoint_gets_embedding_only_when_asked(tmp_path):
         embedding_pooling="cls",
         embedding_normalize=True,
         default_seq_length=32,
+        serving_jit_compile=False,
     )
     card = (asked.output_dir / "README.md").read_text()
     assert "| stack from | --embedding_pooling=cls --embedding_normalize (asked" in card
@@ -241,5 +245,6 @@ def test_a_plain_checkpoint_gets_embedding_only_when_asked(tmp_path):
             os.fspath(tmp_path / "x"),
             embedding_normalize=True,
             default_seq_length=32,
+            serving_jit_compile=False,
         )
     assert not (tmp_path / "x").exists()
