@@ -5,8 +5,8 @@ Writes OUTPUT_DIR/encoder (the Keras encoder SavedModel), OUTPUT_DIR/preprocess
 card) and, for a sentence-transformers checkpoint (or with
 --embedding_pooling), OUTPUT_DIR/embedding: strings in, the model's own
 sentence vectors out (pooling, Dense layers, Normalize and prompts as its
-modules.json says). Both SavedModels are loaded back and checked on a few texts before the
-folder is renamed into place; on any error nothing is left at OUTPUT_DIR.
+modules.json says). The SavedModels are loaded back and checked on a few
+texts before the folder is renamed into place; on any error nothing is left at OUTPUT_DIR.
 The folder's interface is described in docs/interface.md.
 
 Examples:
