@@ -145,6 +145,7 @@ def test_inspect_cli(minilm_export_dir, capsys):
         "serving_default: ",
         "num_layers=6",
         "callables: tokenize, tokenize_with_offsets, bert_pack_inputs",
+        "embedding/: mean pooling + Normalize, max_seq_length 256, prompts: none",
     ):
         assert text in out, text
 
