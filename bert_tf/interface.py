@@ -10,6 +10,8 @@ export folder before TensorFlow loads).
       encoder/      SavedModel: ENCODER_INPUTS -> ENCODER_OUTPUTS (+ `mlm`)
         assets.extra/bert_tf_export.json   the ExportMetadata
       preprocess/   SavedModel: strings -> ENCODER_INPUTS (tf-text), vocab asset
+      embedding/    SavedModel: strings -> EMBEDDING_OUTPUT [batch, dim] (only with a
+                    pooling stack: a sentence-transformers checkpoint, or asked for)
       README.md     the model card
 
 Examples:
@@ -40,6 +42,7 @@ from bert_tf.errors import BertTfError
 
 ENCODER_DIR = "encoder"
 PREPROCESS_DIR = "preprocess"
+EMBEDDING_DIR = "embedding"
 MODEL_CARD = "README.md"
 # The metadata lives beside the encoder SavedModel, where TF Serving allows extra files.
 METADATA_PATH = ("encoder", "assets.extra", "bert_tf_export.json")
@@ -72,6 +75,15 @@ TOKENS_INPUTS = {
     "segment_ids": INPUT_TYPE_IDS,
 }
 TOKENS_OUTPUTS = (POOLED_OUTPUT, SEQUENCE_OUTPUT)
+
+# --- embedding/ ----------------------------------------------------------------------
+
+EMBEDDING_OUTPUT = "embedding"
+# sentence-transformers' pooling modes, in the order it concatenates them.
+POOLING_MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
+EMBEDDING_INPUT = "text"
+# Each prompt's signature is this prefix plus the prompt's name.
+PROMPT_SIGNATURE_PREFIX = "prompt_"
 
 # --- preprocess/ ---------------------------------------------------------------------
 
@@ -141,6 +153,14 @@ class ExportLayout:
     @property
     def preprocess_dir(self) -> pathlib.Path:
         return self.root / PREPROCESS_DIR
+
+    @property
+    def embedding_dir(self) -> pathlib.Path:
+        return self.root / EMBEDDING_DIR
+
+    @property
+    def has_embedding(self) -> bool:
+        return (self.embedding_dir / SAVED_MODEL_FILE).is_file()
 
     @property
     def model_card(self) -> pathlib.Path:
@@ -245,6 +265,9 @@ class ExportMetadata:
     load_report: str
     verification: VerificationInfo
     export_seconds: float
+    # The `embedding/` pooling stack (`bert_tf.checkpoints.sentence_transformers.PoolingStack`
+    # as a dict), or None when the export has no `embedding/`.
+    embedding: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -26,6 +26,12 @@ class ExportOptions:
         with_mlm: also export the masked-LM head as `encoder.mlm`.
         overwrite: replace an existing output folder once the new one is verified.
         serving_jit_compile: XLA-compile the `serving_default` and `tokens` signatures.
+        embedding_pooling: write `embedding/` with this pooling (one of
+            `POOLING_MODES`); for a sentence-transformers checkpoint it replaces
+            the checkpoint's pooling (and drops its Dense layers). None: the
+            checkpoint's own stack, or no `embedding/` for a plain BERT checkpoint.
+        embedding_normalize: scale `embedding/`'s vectors to unit length; None:
+            as the checkpoint's stack says (no for a plain BERT checkpoint).
     """
 
     config: str | None = None
@@ -35,6 +41,8 @@ class ExportOptions:
     with_mlm: bool = False
     overwrite: bool = False
     serving_jit_compile: bool = True
+    embedding_pooling: str | None = None
+    embedding_normalize: bool | None = None
 
 
 DEFAULTS = ExportOptions()

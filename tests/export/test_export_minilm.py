@@ -29,8 +29,10 @@ SENTENCES = [
 
 
 def test_layout_and_verification_figures(minilm_export_dir):
+    # A sentence-transformers checkpoint: embedding/ too (its modules.json's stack).
     assert sorted(p.name for p in minilm_export_dir.iterdir()) == [
         "README.md",
+        "embedding",
         "encoder",
         "preprocess",
     ]
@@ -45,7 +47,14 @@ def test_layout_and_verification_figures(minilm_export_dir):
         "mask_id": 103,
     }
     diffs = meta.verification.max_abs_diff
-    assert set(diffs) == {"__call__", "serving_default", "tokens"}
+    assert set(diffs) == {
+        "__call__",
+        "serving_default",
+        "tokens",
+        "embedding",
+        "embedding/serving_default",
+    }
+    assert meta.embedding["modes"] == ["mean"] and meta.embedding["normalize"] is True
     assert max(diffs.values()) < 1e-3
 
 
@@ -136,6 +145,7 @@ def test_inspect_cli(minilm_export_dir, capsys):
         "serving_default: ",
         "num_layers=6",
         "callables: tokenize, tokenize_with_offsets, bert_pack_inputs",
+        "embedding/: mean pooling + Normalize, max_seq_length 256, prompts: none",
     ):
         assert text in out, text
 
