@@ -77,13 +77,18 @@ class EncoderLayer(keras.layers.Layer):
         trainable: whether the encoder's weights are trained.
         endpoint: None for the encoder; "mlm" for the masked-LM endpoint of an
             export made with `--with_mlm` (also trains the head's weights).
+        dropout: False runs the export's inference computation also while
+            training (no dropout: a training step is then a deterministic
+            function of the batch). A functional Keras 3 model passes its own
+            `training` to every layer, overriding a `training=False` given when
+            the model was built, so this is the way to turn the dropout off.
         **kwargs: `keras.layers.Layer` arguments (`name`; `dtype` only float32).
 
     Call arguments:
         inputs: dict of int `[batch, seq_length]` tensors `input_word_ids`,
             `input_mask`, `input_type_ids` (a `PreprocessLayer`'s output); for
             "mlm" also `masked_lm_positions` `[batch, num_predictions]`.
-        training: runs the export's dropout when True.
+        training: runs the export's dropout when True (and `dropout` is).
 
     Returns:
         dict: `pooled_output` `[batch, hidden]`, `sequence_output` `[batch,
@@ -104,6 +109,7 @@ class EncoderLayer(keras.layers.Layer):
         path: os.PathLike | str,
         trainable: bool = True,
         endpoint: str | None = None,
+        dropout: bool = True,
         **kwargs,
     ):
         dtype = kwargs.pop("dtype", None)
@@ -118,6 +124,7 @@ class EncoderLayer(keras.layers.Layer):
             )
         self.source_path = os.fspath(path)
         self.endpoint = endpoint
+        self.dropout = bool(dropout)
         self.folder, self.restored = loading.load_part(path, interface.ENCODER_DIR)
         if endpoint is None:
             self.encoder = self.restored
@@ -162,7 +169,7 @@ class EncoderLayer(keras.layers.Layer):
 
     def call(self, inputs, training=False):
         feed = {k: tf.cast(inputs[k], tf.int32) for k in self.input_keys}
-        outputs = self.encoder(feed, training=bool(training))
+        outputs = self.encoder(feed, training=bool(training) and self.dropout)
         return {
             k: list(outputs[k]) if k == ENCODER_OUTPUTS else outputs[k] for k in self.output_shapes
         }
@@ -186,6 +193,7 @@ class EncoderLayer(keras.layers.Layer):
             **super().get_config(),
             "path": self.source_path,
             "endpoint": self.endpoint,
+            "dropout": self.dropout,
         }
 
 

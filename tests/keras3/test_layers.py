@@ -62,6 +62,11 @@ def test_dropout_only_in_training_and_parity_with_savedmodel(keras3, tiny_export
     train_a = encoder(packed, training=True)["sequence_output"].numpy()
     train_b = encoder(packed, training=True)["sequence_output"].numpy()
     assert np.abs(train_a - train_b).max() > 1e-3  # the export's dropout runs
+    no_dropout = EncoderLayer(os.path.join(tiny_export, "encoder"), dropout=False)
+    np.testing.assert_array_equal(
+        no_dropout(packed, training=True)["sequence_output"],
+        no_dropout(packed, training=False)["sequence_output"],
+    )
     first, second = encoder(packed, training=False), encoder(packed)
     restored = tf.saved_model.load(os.path.join(tiny_export, "encoder"))
     reference = restored(packed, training=False)
