@@ -197,6 +197,31 @@ def check_export_dir(export_dir: os.PathLike | str, parts: tuple[str, ...] = PAR
     return ExportLayout(path)
 
 
+def check_part_dir(path: os.PathLike | str, part: str) -> pathlib.Path:
+    """Returns the `part` SavedModel folder that `path` names: the part itself or its export.
+
+    Args:
+        path: an export's `encoder/` or `preprocess/` folder, or the export folder.
+        part: `ENCODER_DIR` or `PREPROCESS_DIR`.
+
+    Raises:
+        ExportDirError: `path` holds neither a SavedModel nor an export with
+            `part`; the message names the folder and what it lacks.
+    """
+    path = pathlib.Path(path)
+    if not path.is_dir():
+        raise ExportDirError(
+            f"{path}: no such folder (expected an export's {part}/ SavedModel or the export)"
+        )
+    if (path / SAVED_MODEL_FILE).is_file():
+        return path
+    if (path / part / SAVED_MODEL_FILE).is_file():
+        return path / part
+    raise ExportDirError(
+        f"{path}: not a bert-tf export: no {SAVED_MODEL_FILE} and no {part}/{SAVED_MODEL_FILE}"
+    )
+
+
 # --- Metadata ------------------------------------------------------------------------
 
 
