@@ -2,7 +2,7 @@
 
 For random Hugging Face checkpoints shaped like BERT-base (440 MB of
 safetensors) and BERT-large (1.3 GB), runs the real command,
-`python -m export --checkpoint=... --output_dir=... --overwrite` (verification
+`bert-tf-export --checkpoint=... --output_dir=... --overwrite` (verification
 included), each time in a fresh subprocess, and reads that process's peak
 resident memory (`ru_maxrss` from `os.wait4`). Reported as ratios to the
 checkpoint's size on disk, next to the peak RSS of a process that only imports
@@ -116,7 +116,7 @@ def main(argv) -> None:
             run.add(row)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    run.finish(COLUMNS, title="Export cost (python -m export, verification included)")
+    run.finish(COLUMNS, title="Export cost (bert-tf-export, verification included)")
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ def checkpoint_bytes(path: pathlib.Path) -> int:
 
 def _newest_source_mtime() -> float:
     newest = 0.0
-    for package in ("bert_tf", "preprocess", "export", "configs"):
+    for package in ("bert_tf", "preprocess", "export", "embedding", "configs"):
         for f in (REPO / package).rglob("*"):
             if f.suffix in (".py", ".json") and f.is_file():
                 newest = max(newest, f.stat().st_mtime)

@@ -26,7 +26,13 @@ import sys  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
-BENCHMARKS = ("encoder_throughput", "preprocess_throughput", "end_to_end", "export_cost")
+BENCHMARKS = (
+    "encoder_throughput",
+    "preprocess_throughput",
+    "end_to_end",
+    "embedding_models",
+    "export_cost",
+)
 
 _ONLY = flags.DEFINE_list("only", list(BENCHMARKS), "Benchmarks to run.")
 _SUMMARY_ONLY = flags.DEFINE_bool(
@@ -103,6 +109,20 @@ def summarize() -> list[dict]:
             ">= 2x",
             e2e,
         )
+    emb = _load("embedding_models")
+    if emb:
+        for r in emb["rows"]:
+            if r["contender"].startswith("st_"):
+                continue
+            _target(
+                rows,
+                f"{r['contender']} vs the faster sentence-transformers backend "
+                f"({r['lines']} lines, max abs diff {r['max_abs_diff_vs_st_torch']:.1e})",
+                f"{r['ratio_vs_best_st']:.2f}x",
+                r["ratio_vs_best_st"] >= 2.0 and r["max_abs_diff_vs_st_torch"] <= 1e-5,
+                ">= 2x",
+                emb,
+            )
     cost = _load("export_cost")
     if cost:
         for r in cost["rows"]:

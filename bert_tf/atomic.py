@@ -193,7 +193,10 @@ def atomic_file(path: os.PathLike | str) -> Iterator[pathlib.Path]:
     """
     path = pathlib.Path(path)
     try:
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-")
+        # Same suffix: writers such as `np.save` append `.npy` to a name without it.
+        fd, name = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.tmp-{os.getpid()}-", suffix=path.suffix
+        )
         os.close(fd)
         tmp = pathlib.Path(name)
         os.chmod(tmp, 0o666 & ~_umask())

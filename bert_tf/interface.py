@@ -10,6 +10,8 @@ export folder before TensorFlow loads).
       encoder/      SavedModel: ENCODER_INPUTS -> ENCODER_OUTPUTS (+ `mlm`)
         assets.extra/bert_tf_export.json   the ExportMetadata
       preprocess/   SavedModel: strings -> ENCODER_INPUTS (tf-text), vocab asset
+      embedding/    SavedModel: strings -> EMBEDDING_OUTPUT [batch, dim] (only with a
+                    pooling stack: a sentence-transformers checkpoint, or asked for)
       README.md     the model card
 
 Examples:
@@ -40,6 +42,7 @@ from bert_tf.errors import BertTfError
 
 ENCODER_DIR = "encoder"
 PREPROCESS_DIR = "preprocess"
+EMBEDDING_DIR = "embedding"
 MODEL_CARD = "README.md"
 # The metadata lives beside the encoder SavedModel, where TF Serving allows extra files.
 METADATA_PATH = ("encoder", "assets.extra", "bert_tf_export.json")
@@ -72,6 +75,15 @@ TOKENS_INPUTS = {
     "segment_ids": INPUT_TYPE_IDS,
 }
 TOKENS_OUTPUTS = (POOLED_OUTPUT, SEQUENCE_OUTPUT)
+
+# --- embedding/ ----------------------------------------------------------------------
+
+EMBEDDING_OUTPUT = "embedding"
+# sentence-transformers' pooling modes, in the order it concatenates them.
+POOLING_MODES = ("cls", "max", "mean", "mean_sqrt_len_tokens", "weightedmean", "lasttoken")
+EMBEDDING_INPUT = "text"
+# Each prompt's signature is this prefix plus the prompt's name.
+PROMPT_SIGNATURE_PREFIX = "prompt_"
 
 # --- preprocess/ ---------------------------------------------------------------------
 
@@ -143,6 +155,14 @@ class ExportLayout:
         return self.root / PREPROCESS_DIR
 
     @property
+    def embedding_dir(self) -> pathlib.Path:
+        return self.root / EMBEDDING_DIR
+
+    @property
+    def has_embedding(self) -> bool:
+        return (self.embedding_dir / SAVED_MODEL_FILE).is_file()
+
+    @property
     def model_card(self) -> pathlib.Path:
         return self.root / MODEL_CARD
 
@@ -175,6 +195,31 @@ def check_export_dir(export_dir: os.PathLike | str, parts: tuple[str, ...] = PAR
         if not (path / part / SAVED_MODEL_FILE).is_file():
             raise ExportDirError(f"{path}: not a bert-tf export: no {part}/{SAVED_MODEL_FILE}")
     return ExportLayout(path)
+
+
+def check_part_dir(path: os.PathLike | str, part: str) -> pathlib.Path:
+    """Returns the `part` SavedModel folder that `path` names: the part itself or its export.
+
+    Args:
+        path: an export's `encoder/` or `preprocess/` folder, or the export folder.
+        part: `ENCODER_DIR` or `PREPROCESS_DIR`.
+
+    Raises:
+        ExportDirError: `path` holds neither a SavedModel nor an export with
+            `part`; the message names the folder and what it lacks.
+    """
+    path = pathlib.Path(path)
+    if not path.is_dir():
+        raise ExportDirError(
+            f"{path}: no such folder (expected an export's {part}/ SavedModel or the export)"
+        )
+    if (path / SAVED_MODEL_FILE).is_file():
+        return path
+    if (path / part / SAVED_MODEL_FILE).is_file():
+        return path / part
+    raise ExportDirError(
+        f"{path}: not a bert-tf export: no {SAVED_MODEL_FILE} and no {part}/{SAVED_MODEL_FILE}"
+    )
 
 
 # --- Metadata ------------------------------------------------------------------------
@@ -260,6 +305,9 @@ class ExportMetadata:
     verification: VerificationInfo
     export_seconds: float
     precision: str = "float32"
+    # The `embedding/` pooling stack (`bert_tf.checkpoints.sentence_transformers.PoolingStack`
+    # as a dict), or None when the export has no `embedding/`.
+    embedding: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -274,7 +322,7 @@ class ExportMetadata:
         values = {}
         for field in dataclasses.fields(cls):
             if field.name not in data and field.default is not dataclasses.MISSING:
-                continue  # Written before the field existed: its default.
+                continue  # A field added later: older exports get its default.
             value = data[field.name]
             if field.name in nested:
                 value = _from_dict(nested[field.name], value)

@@ -74,7 +74,7 @@ class LayerNorm(tf_keras.layers.LayerNormalization):
     Keras layer, but the mean / variance / scale ops are spelled out the way
     TensorFlow's CPU graph rewrite recognizes and replaces with one oneDNN
     layer-norm kernel (the Keras layer's `fused_batch_norm` form is not
-    fused): ~1.7x faster on CPU at MiniLM's 32x128 tokens. Elsewhere (GPU,
+    fused; docs/performance.md has the speed-up). Elsewhere (GPU,
     XLA) they are plain ops. Half-precision inputs are normalized in float32,
     as the Keras layer does. The encoder's LayerNorms are built with
     `dtype=stream_dtype()`: float32 under a mixed policy.
@@ -341,7 +341,7 @@ class TransformerBlock(tf_keras.layers.Layer):
         # The feed-forward part runs on `[batch * seq, hidden]`: a 2-D MatMul,
         # BiasAdd and activation in a row is what TensorFlow's CPU graph
         # rewrites fuse into one oneDNN kernel (on 3-D inputs `Dense` reshapes
-        # between them). MiniLM: ~1.5x faster feed-forward, same outputs.
+        # between them). Same outputs; docs/performance.md has the speed-up.
         tokens = tf.reshape(x, [-1, self.hidden_size])  # [batch * seq, hidden]
         hidden = self._activation(self.intermediate(tokens))  # [batch * seq, intermediate]
         out = self.output_dropout(self.output_dense(hidden), training=training)

@@ -47,6 +47,7 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import textwrap
 import traceback
 import types
@@ -264,12 +265,26 @@ class _UserFormatter(std_logging.Formatter):
         return message
 
 
+class _OwnLogsOnly(std_logging.Filter):
+    """Drops the INFO and WARNING lines installed libraries log through absl.
+
+    TensorFlow's SavedModel code logs through `absl.logging` like bert-tf
+    does (input renames, fingerprints, sharding): the logger name cannot tell
+    them apart, the source file can. Errors always pass.
+    """
+
+    def filter(self, record: std_logging.LogRecord) -> bool:
+        path = record.pathname.replace(os.sep, "/")
+        installed = "/site-packages/" in path or "/dist-packages/" in path
+        return record.levelno >= std_logging.ERROR or not installed or "/bert_tf/" in path
+
+
 def configure_logging(verbosity: int) -> None:
     """Shows the library's progress; hides TensorFlow's own logs below `verbosity` 1.
 
     Must run before TensorFlow is imported for the C++ log level to apply.
     """
-    from absl import logging
+    from absl import flags, logging
 
     if verbosity < 1:
         # 3 also hides the CUDA probing errors a CPU-only machine prints at import.
@@ -278,11 +293,44 @@ def configure_logging(verbosity: int) -> None:
         for module in ("tensorflow", "tensorflow_hub", "tf_keras", "keras"):
             warnings.filterwarnings("ignore", module=module)
         warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
+        _import_tensorflow_quietly()
+    # Flags are parsed by the Command, not absl.app: say so, or absl logging
+    # warns "Logging before flag parsing" on the first line.
+    if not flags.FLAGS.is_parsed():
+        flags.FLAGS.mark_as_parsed()
     logging.use_absl_handler()
     logging.set_verbosity(verbosity)
     handler = logging.get_absl_handler()
     if verbosity < 1:
         handler.setFormatter(_UserFormatter())
+        if not any(isinstance(f, _OwnLogsOnly) for f in handler.filters):
+            handler.addFilter(_OwnLogsOnly())
+
+
+def _import_tensorflow_quietly() -> None:
+    """Imports TensorFlow with its native start-up lines kept off the terminal.
+
+    TensorFlow 2.21 writes its oneDNN and CUDA-probing lines from C++ before
+    absl logging is initialized, where `TF_CPP_MIN_LOG_LEVEL` does not reach:
+    only the file descriptor can be silenced. What it wrote is shown if the
+    import fails.
+    """
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 # --- Errors -------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 r"""One sentence vector per line of a text file, from an export folder.
 
 Reads INPUT (UTF-8 text, one text per line; or JSON lines with --json_field),
-runs the export's preprocessing model and encoder, pools each text into one
-vector and writes OUTPUT, a float32 `.npy` of shape `[lines, hidden]`: row `i`
+runs the export's preprocessing model and encoder, turns each text into one
+vector with the export's own pooling stack (the sentence-transformers
+pooling, Dense layers, Normalize and prompts it was exported with) and writes
+OUTPUT, a float32 `.npy` of shape `[lines, hidden]`: row `i`
 is line `i` of INPUT (a blank line is the empty text, so rows and lines always
 line up). Load it with `numpy.load(OUTPUT)`, or `numpy.load(OUTPUT,
 mmap_mode="r")` when it is large.
@@ -11,8 +13,10 @@ Examples:
 
   # Export the model once (see bert-tf-export --help), then embed:
   bert-tf-export --checkpoint=path/to/all-MiniLM-L6-v2 --output_dir=exports/minilm
-  bert-tf-embed --export_dir=exports/minilm --input=sentences.txt \
-      --output=vectors.npy --pooling=mean --normalize
+  bert-tf-embed --export_dir=exports/minilm --input=sentences.txt --output=vectors.npy
+
+  # An E5-style model: embed queries with its "query: " prompt:
+  bert-tf-embed --export_dir=exports/e5 --input=queries.txt --output=q.npy --prompt_name=query
 
   # JSON lines: embed the "text" field of each object:
   bert-tf-embed --export_dir=exports/minilm --input=docs.jsonl --json_field=text \
@@ -21,11 +25,13 @@ Examples:
   # A classic BERT: the [CLS] vector, or the tanh pooler's output:
   bert-tf-embed --export_dir=exports/bert_base --input=x.txt --output=x.npy --pooling=cls
 
-Pooling: `mean` averages the last layer over each text's tokens ([CLS] and
-[SEP] included, padding excluded), as sentence-transformers does for
-all-MiniLM-L6-v2 and most embedding models; `cls` takes the last layer at
-[CLS]; `pooled` takes the encoder's `pooled_output`. With --normalize every
-vector has unit length, so a dot product is the cosine similarity.
+Pooling: by default the export's own stack (see its README.md); --pooling
+overrides it: `mean` averages the last layer over each text's tokens ([CLS]
+and [SEP] included, padding excluded), `cls` takes the last layer at [CLS],
+`max`, `mean_sqrt_len_tokens`, `weightedmean` and `lasttoken` are
+sentence-transformers' other modes, `pooled` takes the encoder's
+`pooled_output`. With --normalize every vector has unit length, so a dot
+product is the cosine similarity.
 
 Files of any size: a first pass counts the lines, then the file is read in
 chunks (--chunk_lines), each sorted by length and embedded in batches padded
@@ -67,11 +73,23 @@ FLAGS = (
     Flag(
         "pooling",
         "enum",
-        "How a text's token vectors become one vector: mean over tokens, the [CLS] token, "
-        "or the encoder's pooled_output.",
+        "Override the export's pooling stack: how a text's token vectors become one vector "
+        "(sentence-transformers' modes, or the encoder's pooled_output); the stack's Dense "
+        "layers are dropped. Default: the export's own stack (else mean).",
         choices=POOLINGS,
     ),
-    Flag("normalize", bool, "Scale every vector to unit L2 norm."),
+    Flag(
+        "normalize",
+        bool,
+        "Override the stack's Normalize: scale every vector to unit L2 norm (or not, with "
+        "--nonormalize). Default: as the export's stack says (else no).",
+    ),
+    Flag(
+        "prompt_name",
+        str,
+        "Prepend the export's prompt of this name (for example query or passage); default: "
+        "its default prompt, if any.",
+    ),
     Flag("batch_size", int, "Texts per encoder call.", lower_bound=1),
     Flag(
         "max_seq_length",
@@ -99,6 +117,7 @@ def main(args) -> int:
         args.export_dir,
         pooling=args.pooling,
         normalize=args.normalize,
+        prompt_name=args.prompt_name,
         batch_size=args.batch_size,
         max_seq_length=args.max_seq_length,
         json_field=args.json_field,

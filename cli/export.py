@@ -1,9 +1,12 @@
 r"""A BERT checkpoint -> a verified TF Hub encoder + preprocessing pair.
 
 Writes OUTPUT_DIR/encoder (the Keras encoder SavedModel), OUTPUT_DIR/preprocess
-(the tf-text preprocessing SavedModel) and OUTPUT_DIR/README.md (the model
-card). Both SavedModels are loaded back and checked on a few texts before the
-folder is renamed into place; on any error nothing is left at OUTPUT_DIR.
+(the tf-text preprocessing SavedModel), OUTPUT_DIR/README.md (the model
+card) and, for a sentence-transformers checkpoint (or with
+--embedding_pooling), OUTPUT_DIR/embedding: strings in, the model's own
+sentence vectors out (pooling, Dense layers, Normalize and prompts as its
+modules.json says). The SavedModels are loaded back and checked on a few
+texts before the folder is renamed into place; on any error nothing is left at OUTPUT_DIR.
 The folder's interface is described in docs/interface.md.
 
 Examples:
@@ -41,6 +44,7 @@ from __future__ import annotations
 from bert_tf.cli.command import Command, Flag
 from bert_tf.export.options import ExportOptions
 from bert_tf.precision import PRECISIONS
+from bert_tf.interface import POOLING_MODES
 
 FLAGS = (
     Flag(
@@ -100,6 +104,21 @@ FLAGS = (
         "float32 model (mean-pooled cosine, see the model card).",
         choices=PRECISIONS,
     ),
+    Flag(
+        "embedding_pooling",
+        "enum",
+        "Write OUTPUT_DIR/embedding (strings -> sentence vectors) with this pooling. Default: "
+        "a sentence-transformers checkpoint's own stack (modules.json); none for a plain BERT "
+        "checkpoint. For a sentence-transformers checkpoint it replaces the pooling and drops "
+        "its Dense layers.",
+        choices=POOLING_MODES,
+    ),
+    Flag(
+        "embedding_normalize",
+        bool,
+        "Scale OUTPUT_DIR/embedding's vectors to unit L2 norm. Default: as the checkpoint's "
+        "stack says (off for a plain BERT checkpoint).",
+    ),
 )
 
 
@@ -118,6 +137,8 @@ def main(args) -> int:
                 "overwrite",
                 "serving_jit_compile",
                 "precision",
+                "embedding_pooling",
+                "embedding_normalize",
             )
         }
     )

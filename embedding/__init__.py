@@ -1,7 +1,10 @@
 """Sentence embeddings from an export folder: texts in, one float32 vector per text out.
 
-- `embed(texts, export_dir, ...)` -> float32 `[len(texts), hidden]`
-  (`bert_tf.embedding.embedder`);
+- `embed(texts, export_dir, prompt_name=None, ...)` -> float32 `[len(texts), dim]`,
+  with the export's own pooling stack (`bert_tf.embedding.embedder`);
+- `EmbeddingHead` (`bert_tf.embedding.pooling`): pooling, Dense layers,
+  Normalize in TF ops, shared with the `embedding/` SavedModel
+  (`bert_tf.embedding.saved_embedding`);
 - `embed_file(input, output, export_dir, ...)`: a text or JSON-lines file of
   any size -> a `.npy`, streamed (`bert_tf.embedding.files`);
 - `EmbedOptions` / `DEFAULTS`: the options and their defaults
@@ -13,7 +16,7 @@ Example:
 
     from bert_tf import embed
     vectors = embed(["A man is eating food.", "A man rides a horse."],
-                    "exports/all-MiniLM-L6-v2", pooling="mean", normalize=True)
+                    "exports/all-MiniLM-L6-v2")  # its modules.json: mean + Normalize
 """
 
 from bert_tf import lazy
@@ -29,6 +32,8 @@ __getattr__, __dir__ = lazy.exports(
         "Embedder": _EMBEDDER,
         "embed": _EMBEDDER,
         "load": _EMBEDDER,
+        "EmbeddingHead": "bert_tf.embedding.pooling",
+        "EmbeddingModel": "bert_tf.embedding.saved_embedding",
         "EmbedFileResult": _FILES,
         "LogProgress": _FILES,
         "count_lines": _FILES,

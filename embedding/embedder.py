@@ -1,30 +1,38 @@
-"""Sentence embeddings from an exported pair: text in, one float32 vector per text out.
+"""Sentence embeddings from an export folder: text in, one float32 vector per text out.
 
 `embed(texts, export_dir)` reads an export folder (`encoder/` + `preprocess/`,
 see docs/interface.md), tokenizes with the exported preprocessing model, runs the
-exported encoder and pools each text into one vector:
+exported encoder and turns each text's last layer into one vector with the
+export's own pooling stack: the sentence-transformers modules it was exported
+from (pooling, Dense layers, Normalize, `max_seq_length`, prompts; recorded in
+its metadata, the same stack as its `embedding/` SavedModel, computed by the
+same code, `bert_tf.embedding.pooling.EmbeddingHead`). An export without a
+stack pools with `mean`, unnormalized.
 
-- `pooling="mean"`: the mean of the last layer over the text's tokens,
-  `[CLS]` and `[SEP]` included, padding excluded (sentence-transformers'
-  mean pooling, what all-MiniLM-L6-v2 and most embedding models use);
-- `pooling="cls"`: the last layer at `[CLS]`;
-- `pooling="pooled"`: `pooled_output`, the tanh pooler over `[CLS]`.
+`pooling=` and `normalize=` override the stack (a log line says so):
 
-With `normalize=True` each vector has unit L2 norm (cosine similarity is then a
-dot product). The result is in input order.
+- `pooling="mean"`, `"cls"`, `"max"`, `"mean_sqrt_len_tokens"`,
+  `"weightedmean"`, `"lasttoken"`: sentence-transformers' modes over the
+  text's tokens, `[CLS]` and `[SEP]` included, padding excluded; the stack's
+  Dense layers are dropped (they were trained on its own pooling);
+- `pooling="pooled"`: `pooled_output`, the tanh pooler over `[CLS]`;
+- `normalize=True` / `False`: unit L2 norm or not.
+
+`prompt_name="query"` prepends the export's prompt of that name (as
+`SentenceTransformer.encode(prompt_name=...)`). The result is in input order.
 
 Speed: texts are tokenized once, sorted by length and batched, and each batch
 is padded only to its own longest text (not to a fixed 128), so a batch of
 short texts costs what short texts cost. Pooling runs inside the same
-TensorFlow function as the encoder, so only `[batch, hidden]` leaves it.
+TensorFlow function as the encoder, so only `[batch, dim]` leaves it.
 
 Example:
 
     from bert_tf import embed
     vectors = embed(["A man is eating food.", "A man rides a horse."],
-                    "exports/all-MiniLM-L6-v2", pooling="mean", normalize=True)
+                    "exports/all-MiniLM-L6-v2")
     vectors.shape  # (2, 384)
-    float(vectors[0] @ vectors[1])  # cosine similarity
+    float(vectors[0] @ vectors[1])  # cosine similarity (the stack normalizes)
 
 For files of any size use `bert_tf.embedding.embed_file` (or the
 `bert-tf-embed` command), which streams the input and writes the `.npy`
@@ -33,6 +41,7 @@ incrementally.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import pathlib
@@ -40,9 +49,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 
 from bert_tf import interface
+from bert_tf.checkpoints.sentence_transformers import PoolingStack
 from bert_tf.embedding.options import DEFAULTS, POOLINGS, EmbedError
+from bert_tf.embedding.pooling import DenseVariables, EmbeddingHead
 
 # Texts tokenized per call of the preprocessing model: large enough that
 # sorting by length pays off.
@@ -51,21 +63,27 @@ _TOKENIZE_BATCH = 1024
 ProgressFn = Callable[[int, int], None]
 
 
-def _pool(outputs, input_mask, pooling: str, normalize: bool):
-    """`[batch, hidden]` vectors from the encoder's outputs (inside tf.function)."""
-    if pooling == "pooled":
-        vectors = outputs[interface.POOLED_OUTPUT]
-    elif pooling == "cls":
-        vectors = outputs[interface.SEQUENCE_OUTPUT][:, 0, :]
-    else:
-        sequence = outputs[interface.SEQUENCE_OUTPUT]
-        mask = tf.cast(input_mask, sequence.dtype)[:, :, tf.newaxis]
-        total = tf.reduce_sum(sequence * mask, axis=1)
-        count = tf.maximum(tf.reduce_sum(mask, axis=1), 1e-9)
-        vectors = total / count
-    if normalize:
-        vectors = tf.math.l2_normalize(vectors, axis=1, epsilon=1e-24)
-    return vectors
+# What `pooling="pooled"` means in a stack: the encoder's own pooler output.
+_POOLED = "pooled"
+
+
+def _dense_variables(embedding_dir: pathlib.Path, stack: PoolingStack) -> list[DenseVariables]:
+    """The Dense layers' weights of `embedding/`, read from its checkpoint (no graph loaded)."""
+    if not stack.dense:
+        return []
+    reader = tf.train.load_checkpoint(os.fspath(embedding_dir / "variables" / "variables"))
+    layers = []
+    for index, layer in enumerate(stack.dense):
+        prefix = f"head/dense/{index}"
+        key = f"{prefix}/kernel/.ATTRIBUTES/VARIABLE_VALUE"
+        if not reader.has_tensor(key):
+            raise EmbedError(f"{embedding_dir}: no weights for {layer.describe()} ({key})")
+        bias_key = f"{prefix}/bias/.ATTRIBUTES/VARIABLE_VALUE"
+        bias = reader.get_tensor(bias_key) if layer.bias else None
+        layers.append(
+            DenseVariables(reader.get_tensor(key), bias, layer.activation, name=f"dense_{index}")
+        )
+    return layers
 
 
 class Embedder:
@@ -97,7 +115,14 @@ class Embedder:
         default_ids = self._preprocess(tf.constant([""]))["input_word_ids"]
         self.default_seq_length = int(default_ids.shape[1])
         self.max_positions = self._max_positions()
-        self._functions: dict[tuple[str, bool], Callable] = {}
+        metadata = interface.read_metadata(layout.root)
+        self.stack: PoolingStack | None = None
+        if metadata is not None and metadata.embedding is not None:
+            self.stack = PoolingStack.from_dict(metadata.embedding)
+        self._dense = (
+            _dense_variables(layout.embedding_dir, self.stack) if self.stack is not None else []
+        )
+        self._functions: dict[tuple, Callable] = {}
 
     def _max_positions(self) -> int | None:
         for variable in self._encoder.variables:
@@ -105,27 +130,75 @@ class Embedder:
                 return int(variable.shape[0])
         return None
 
-    def _function(self, pooling: str, normalize: bool):
-        key = (pooling, normalize)
+    def resolve_stack(self, pooling: str | None, normalize: bool | None) -> PoolingStack:
+        """The stack `embed` applies: the export's, with `pooling` / `normalize` overriding it."""
+        stack = self.stack
+        if stack is None:
+            stack = PoolingStack(modes=("mean",), dimension=0, source="bert-tf's default")
+        if pooling is None and (normalize is None or normalize == stack.normalize):
+            return stack
+        changed = stack
+        if pooling is not None:
+            modes = (pooling,) if pooling != _POOLED else ()
+            changed = dataclasses.replace(changed, modes=modes, dense=())
+        if normalize is not None:
+            changed = dataclasses.replace(changed, normalize=normalize)
+        if self.stack is not None and changed != self.stack:
+            logging.info(
+                "pooling=%s normalize=%s override the export's stack (%s)",
+                pooling,
+                normalize,
+                self.stack.describe(),
+            )
+        return changed
+
+    def _function(self, stack: PoolingStack, prompt_length: int):
+        key = (stack.modes, stack.normalize, len(stack.dense), stack.include_prompt, prompt_length)
         if key not in self._functions:
             encoder = self._encoder
+            head = None
+            if stack.modes:
+                dense = self._dense[: len(stack.dense)]
+                head = EmbeddingHead(stack, dense)
 
             @tf.function(input_signature=[interface.encoder_input_spec()])
             def encode(inputs):
                 outputs = encoder(inputs, training=False)
-                return _pool(outputs, inputs[interface.INPUT_MASK], pooling, normalize)
+                if head is not None:
+                    sequence = outputs[interface.SEQUENCE_OUTPUT]
+                    return head(sequence, inputs[interface.INPUT_MASK], prompt_length)
+                vectors = outputs[interface.POOLED_OUTPUT]
+                if stack.normalize:
+                    vectors = tf.math.l2_normalize(vectors, axis=1, epsilon=1e-24)
+                return vectors
 
             self._functions[key] = encode
         return self._functions[key]
 
+    def prompt(self, prompt_name: str | None) -> str:
+        """The text prepended for `prompt_name` (None: the export's default prompt, or none)."""
+        prompts = self.stack.prompts if self.stack is not None else {}
+        if prompt_name is None:
+            prompt_name = self.stack.default_prompt_name if self.stack is not None else None
+            if prompt_name is None:
+                return ""
+        if prompt_name not in prompts:
+            raise EmbedError(
+                f"prompt_name: expected one of the export's prompts "
+                f"({', '.join(prompts) or 'it has none'}), found {prompt_name!r}"
+            )
+        return prompts[prompt_name]
+
     @functools.cached_property
     def dim(self) -> int:
-        """The vector width (the encoder's hidden size)."""
+        """The vector width of the export's own stack."""
         return int(self.embed([""]).shape[1])
 
     def check_seq_length(self, max_seq_length: int | None) -> int:
-        """`max_seq_length`, or the export's default when None, validated."""
+        """`max_seq_length`, or the stack's (else the export's default) when None, validated."""
         if max_seq_length is None:
+            if self.stack is not None and self.stack.max_seq_length:
+                return self.stack.max_seq_length
             return self.default_seq_length
         if (
             isinstance(max_seq_length, bool)
@@ -166,17 +239,24 @@ class Embedder:
         self,
         texts: Sequence[str],
         *,
-        pooling: str = "mean",
-        normalize: bool = False,
+        pooling: str | None = None,
+        normalize: bool | None = None,
+        prompt_name: str | None = None,
         batch_size: int = DEFAULTS.batch_size,
         max_seq_length: int | None = None,
         progress: ProgressFn | None = None,
     ) -> np.ndarray:
-        """Embeds `texts`; see the module docstring. Returns float32 `[len(texts), hidden]`."""
+        """Embeds `texts`; see the module docstring. Returns float32 `[len(texts), dim]`."""
         texts = _check_texts(texts)
         _check_options(pooling, batch_size)
         seq_length = self.check_seq_length(max_seq_length)
-        encode = self._function(pooling, normalize)
+        prompt = self.prompt(prompt_name)
+        prompt_length = 0
+        if prompt:
+            texts = [prompt + text for text in texts]
+            # [CLS] and the prompt's wordpieces, as sentence-transformers counts them.
+            prompt_length = 1 + len(self.token_ids([prompt])[0])
+        encode = self._function(self.resolve_stack(pooling, normalize), prompt_length)
         flat, starts = self.token_ids(texts)
         lengths = np.minimum(np.diff(starts), seq_length - 2) + 2  # with [CLS] and [SEP]
         # Longest first: the largest batch (in memory) runs first, and each
@@ -195,7 +275,8 @@ class Embedder:
             if progress is not None:
                 progress(done, len(texts))
         if out is None:  # No texts: the width still comes from the encoder.
-            out = np.zeros((0, self.dim), np.float32)
+            options = dict(pooling=pooling, normalize=normalize, prompt_name=prompt_name)
+            out = np.zeros((0, self.embed([""], **options).shape[1]), np.float32)
         return out
 
     def _pack(self, flat, starts, lengths, rows) -> dict[str, tf.Tensor]:
@@ -216,8 +297,8 @@ class Embedder:
         }
 
 
-def _check_options(pooling: str, batch_size: int) -> None:
-    if pooling not in POOLINGS:
+def _check_options(pooling: str | None, batch_size: int) -> None:
+    if pooling is not None and pooling not in POOLINGS:
         raise EmbedError(f"pooling: expected one of {', '.join(POOLINGS)}, found {pooling!r}")
     if (
         isinstance(batch_size, bool)
@@ -258,25 +339,31 @@ def load(export_dir: str | os.PathLike) -> Embedder:
 def embed(
     texts: Sequence[str],
     export_dir: str | os.PathLike,
+    prompt_name: str | None = DEFAULTS.prompt_name,
     *,
-    pooling: str = DEFAULTS.pooling,
-    normalize: bool = DEFAULTS.normalize,
+    pooling: str | None = DEFAULTS.pooling,
+    normalize: bool | None = DEFAULTS.normalize,
     batch_size: int = DEFAULTS.batch_size,
     max_seq_length: int | None = DEFAULTS.max_seq_length,
 ) -> np.ndarray:
-    """Embeds `texts` with the exported pair in `export_dir`.
+    """Embeds `texts` with the export in `export_dir`, as its own pooling stack says.
 
     Args:
       texts: the texts, `[n]` strings (empty strings are fine: `[CLS] [SEP]`).
       export_dir: an export folder holding `encoder/` and `preprocess/`.
-      pooling: `"mean"`, `"cls"` or `"pooled"` (see the module docstring).
-      normalize: scale each vector to unit L2 norm.
+      prompt_name: the export's prompt to prepend (`"query"`, ...); None: its
+        default prompt, if any.
+      pooling: None: the export's stack; else one of `POOLINGS`, overriding it
+        (see the module docstring).
+      normalize: None: the export's stack; else whether to scale each vector
+        to unit L2 norm.
       batch_size: texts per encoder call.
       max_seq_length: tokens per text, `[CLS]` and `[SEP]` included; longer
-        texts are truncated. Default: the export's `default_seq_length`.
+        texts are truncated. Default: the stack's `max_seq_length`, else the
+        export's `default_seq_length`.
 
     Returns:
-      float32 `[n, hidden]`, row `i` for `texts[i]`.
+      float32 `[n, dim]`, row `i` for `texts[i]`.
 
     Raises:
       EmbedError: a bad argument or a missing export, in one line.
@@ -285,6 +372,7 @@ def embed(
         texts,
         pooling=pooling,
         normalize=normalize,
+        prompt_name=prompt_name,
         batch_size=batch_size,
         max_seq_length=max_seq_length,
     )

@@ -137,8 +137,9 @@ def embed_file(
     output_path: str | os.PathLike,
     export_dir: str | os.PathLike,
     *,
-    pooling: str = DEFAULTS.pooling,
-    normalize: bool = DEFAULTS.normalize,
+    pooling: str | None = DEFAULTS.pooling,
+    normalize: bool | None = DEFAULTS.normalize,
+    prompt_name: str | None = DEFAULTS.prompt_name,
     batch_size: int = DEFAULTS.batch_size,
     max_seq_length: int | None = DEFAULTS.max_seq_length,
     json_field: str | None = DEFAULTS.json_field,
@@ -156,7 +157,8 @@ def embed_file(
     Args:
       input_path: UTF-8 text, one text per line; or JSON lines with `json_field`.
       output_path: the `.npy` to write, float32 `[lines, hidden]`, row `i` for line `i`.
-      export_dir, pooling, normalize, batch_size, max_seq_length: as for `embed`.
+      export_dir, pooling, normalize, prompt_name, batch_size, max_seq_length: as
+        for `embed` (by default the export's own pooling stack).
       json_field: read each line as a JSON object and embed this field.
       chunk_lines: lines read, sorted and embedded at a time.
       progress: called as `progress(lines_done, lines_total)` after each batch.
@@ -183,11 +185,14 @@ def embed_file(
         total = count_lines(input_path)
     except OSError as e:
         raise EmbedError(f"input {input_path}: cannot read ({e.strerror})") from None
-    dim = embedder.dim
+    options = dict(pooling=pooling, normalize=normalize, prompt_name=prompt_name)
+    dim = int(embedder.embed([""], **options).shape[1])  # the width of these options' stack
     try:
         with atomic.atomic_file(output_path) as tmp:
             if total == 0:
-                np.save(tmp, np.zeros((0, dim), np.float32), allow_pickle=False)
+                # A file object: given a path without `.npy`, np.save would add one.
+                with open(tmp, "wb") as f:
+                    np.save(f, np.zeros((0, dim), np.float32), allow_pickle=False)
             else:
                 _embed_lines(
                     embedder,
@@ -198,8 +203,7 @@ def embed_file(
                     json_field,
                     chunk_lines,
                     progress,
-                    pooling=pooling,
-                    normalize=normalize,
+                    **options,
                     batch_size=batch_size,
                     max_seq_length=seq_length,
                 )

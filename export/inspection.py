@@ -99,6 +99,21 @@ def _describe_signatures(info: Inspection) -> list[str]:
     return lines
 
 
+def _describe_embedding(stack) -> str:
+    if stack is None:
+        return "embedding/: none (no sentence-transformers stack)"
+    parts = [" + ".join(stack["modes"]) + " pooling"]
+    parts += [
+        f"Dense {d['in_features']}->{d['out_features']} {d['activation']}" for d in stack["dense"]
+    ]
+    parts += ["Normalize"] if stack["normalize"] else []
+    prompts = ", ".join(stack["prompts"]) or "none"
+    return (
+        f"embedding/: {' + '.join(parts)}, max_seq_length {stack['max_seq_length']}, "
+        f"prompts: {prompts} (from {stack['source']})"
+    )
+
+
 def _describe_metadata(meta: interface.ExportMetadata) -> list[str]:
     tok, ver = meta.tokenizer, meta.verification
     lines = [
@@ -110,6 +125,7 @@ def _describe_metadata(meta: interface.ExportMetadata) -> list[str]:
         f"mlm: {'yes' if meta.with_mlm else 'no'}, "
         f"serving XLA: {'yes' if meta.serving_jit_compile else 'no'}, "
         f"precision: {meta.precision}",
+        _describe_embedding(meta.embedding),
         f"verified on {ver.texts} texts at seq_length {ver.seq_length}, "
         "max abs diff to the in-memory float32 model:",
     ]

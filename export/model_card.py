@@ -69,6 +69,70 @@ the same checkpoint, and the gate it passed is {metadata.precision}'s: {gate}.
 """
 
 
+def _embedding_section(metadata: interface.ExportMetadata, export_dir: pathlib.Path) -> str:
+    """The `embedding/` section: the pooling stack, the prompts, a usage snippet."""
+    stack = metadata.embedding
+    if stack is None:
+        return ""
+    embedding_dir = interface.ExportLayout(export_dir).embedding_dir
+    modes = " + ".join(stack["modes"])
+    rows = [
+        ("pooling", f"{modes}" + ("" if stack["include_prompt"] else " (prompt tokens excluded)")),
+        *(
+            (
+                f"Dense {i + 1}",
+                f"{d['in_features']} -> {d['out_features']}, activation {d['activation']}, "
+                f"bias {d['bias']}",
+            )
+            for i, d in enumerate(stack["dense"])
+        ),
+        ("Normalize", "yes (unit L2 norm)" if stack["normalize"] else "no"),
+        ("max_seq_length", stack["max_seq_length"]),
+        ("stack from", stack["source"]),
+    ]
+    table = "\n".join(["| | |", "| --- | --- |"] + [f"| {k} | {v} |" for k, v in rows])
+    prompts = stack["prompts"]
+    if prompts:
+        default = stack["default_prompt_name"]
+        prompt_lines = "\n".join(
+            f"- `{name}`: `{text!r}`"
+            + (" (the default)" if name == default else "")
+            + f"; signature `{interface.PROMPT_SIGNATURE_PREFIX}{name}`"
+            for name, text in prompts.items()
+        )
+        prompt_text = f"Prompts (`model(texts, prompt_name=NAME)`):\n\n{prompt_lines}\n"
+    else:
+        prompt_text = "The model has no prompts.\n"
+    dim = (
+        stack["dense"][-1]["out_features"]
+        if stack["dense"]
+        else stack["dimension"] * len(stack["modes"])
+    )
+    return f"""
+## Sentence embeddings (`embedding/`)
+
+`embedding/` takes strings `[batch]` and returns float32 `[batch, {dim}]` sentence
+vectors: truncation to `max_seq_length`, the prompt, the encoder, then this stack,
+in one graph:
+
+{table}
+
+{prompt_text}
+```python
+import tensorflow as tf
+import tensorflow_hub as hub
+import tensorflow_text  # registers the tf-text ops
+
+model = hub.load("{embedding_dir}")
+vectors = model(tf.constant(["A man is eating food."]))  # [1, {dim}]
+# Keras 3: keras.layers.TFSMLayer("{embedding_dir}", call_endpoint="serving_default")
+# TF Serving: signature serving_default, input `text`, output `embedding`.
+```
+
+From Python without TensorFlow code: `bert_tf.embed(texts, "{export_dir}")`.
+"""
+
+
 def render_model_card(metadata: interface.ExportMetadata, export_dir: os.PathLike | str) -> str:
     """The card's markdown text.
 
@@ -189,6 +253,7 @@ logits = tf_keras.layers.Dense(3)(pooled)
 model = tf_keras.Model([premise, hypothesis], logits)
 ```
 
+{_embedding_section(metadata, export_dir)}
 ## Tokenizer settings
 
 - do_lower_case: {tokenizer.do_lower_case}
@@ -201,7 +266,7 @@ model = tf_keras.Model([premise, hypothesis], logits)
 
 ## Verification at export
 
-Both SavedModels were loaded back and {verification.texts} texts (single sentences
+The SavedModels were loaded back and {verification.texts} texts (single sentences
 and sentence pairs, packed to `seq_length` {verification.seq_length}) ran through the
 loaded `preprocess` then the loaded `encoder` (at `seq_length`
 {verification.encoder_seq_length}: the longest text and a few

@@ -32,6 +32,12 @@ class ExportOptions:
         precision: the encoder's compute precision, one of
             `bert_tf.precision.PRECISIONS`; `bfloat16` runs the matmuls in
             bfloat16 with float32 variables, LayerNorm, softmax and outputs.
+        embedding_pooling: write `embedding/` with this pooling (one of
+            `POOLING_MODES`); for a sentence-transformers checkpoint it replaces
+            the checkpoint's pooling (and drops its Dense layers). None: the
+            checkpoint's own stack, or no `embedding/` for a plain BERT checkpoint.
+        embedding_normalize: scale `embedding/`'s vectors to unit length; None:
+            as the checkpoint's stack says (no for a plain BERT checkpoint).
     """
 
     config: str | None = None
@@ -42,6 +48,8 @@ class ExportOptions:
     overwrite: bool = False
     serving_jit_compile: bool | None = None
     precision: str = precisions.FLOAT32
+    embedding_pooling: str | None = None
+    embedding_normalize: bool | None = None
 
     @property
     def jit_compile(self) -> bool:

@@ -11,9 +11,11 @@ The steps, each logged with its timing:
 3. build the preprocessing model and check its special tokens;
 4. run the verification texts through the in-memory models (float32); with
    `precision="bfloat16"`, build the bfloat16 models and copy the weights in;
-5. in a temporary folder beside `output_dir`: save `encoder/` and
-   `preprocess/`, drop the in-memory models, load both SavedModels back and
-   check them (`bert_tf.export.verify`), write the metadata and `README.md`;
+5. in a temporary folder beside `output_dir`: save `encoder/`,
+   `preprocess/` and (with a pooling stack: a sentence-transformers
+   checkpoint, or `embedding_pooling`) `embedding/`, drop the in-memory
+   models, load the SavedModels back and check them
+   (`bert_tf.export.verify`), write the metadata and `README.md`;
 6. rename the folder into place (`bert_tf.atomic`). On any error or Ctrl-C
    nothing is left at `output_dir` (an existing export there is kept) and the
    temporary folder is removed.
@@ -41,7 +43,10 @@ from absl import logging
 from bert_tf import atomic, interface
 from bert_tf import precision as precisions
 from bert_tf.checkpoints import load_checkpoint
+from bert_tf.checkpoints.sentence_transformers import PoolingStack
 from bert_tf.config import BertConfig
+from bert_tf.embedding.pooling import EmbeddingHead
+from bert_tf.embedding.saved_embedding import EmbeddingModel, save_embedding
 from bert_tf.encoder import build_encoder
 from bert_tf.errors import BertTfError, CheckpointMismatchError
 from bert_tf.export import model_card, saved_encoder, verify
@@ -135,7 +140,8 @@ def _load_weights(sources: ExportSources, encoder, mlm_model):
                 report=error.report,
             ) from error
         raise
-    logging.info("Checkpoint load: %s", report.summary())
+    # The load logged its summary line; the details are for --verbosity=1.
+    logging.vlog(1, "Checkpoint load: %s", report.summary())
     return report
 
 
@@ -177,7 +183,6 @@ def export_pair(
         interface.write_metadata(tmp, metadata)
         model_card.write_model_card(tmp, metadata, final_dir)
     seconds = time.perf_counter() - start
-    logging.info("Exported %s in %.1f s", final_dir, seconds)
     return ExportResult(
         output_dir=final_dir,
         config=sources.config,
@@ -226,6 +231,9 @@ class _Built:
     probe: verify.Probe
     reference: dict[str, Any]
     checksums: dict[str, str]
+    stack: PoolingStack | None = None
+    embedding: Any = None
+    embedding_reference: dict[str, Any] | None = None
 
 
 def _build(sources: ExportSources, options: ExportOptions) -> _Built:
@@ -269,9 +277,65 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
         checksums = {
             pathlib.Path(p).name: _sha256(pathlib.Path(p)) for p in sources.files.weight_files
         }
-    return _Built(
+    built = _Built(
         encoder, mlm_model, preprocessor, vocab, report, special, probe, reference, checksums
     )
+    stack = _stack(sources, options)
+    if stack is not None:
+        with _step(f"Building embedding/ ({stack.describe()})"):
+            built.stack = stack
+            built.embedding = EmbeddingModel(
+                preprocessor.tokenize,
+                special,
+                encoder,
+                EmbeddingHead.from_stack(stack),
+                max_seq_length=stack.max_seq_length,
+            )
+            built.embedding_reference = verify.embedding_reference(built.embedding)
+    return built
+
+
+def _stack(sources: ExportSources, options: ExportOptions) -> PoolingStack | None:
+    """The pooling stack of `embedding/`: the checkpoint's, changed by the options; or None."""
+    config = sources.config
+    stack = sources.stack
+    pooling, normalize = options.embedding_pooling, options.embedding_normalize
+    if stack is None and pooling is None:
+        if normalize:
+            raise ExportError(
+                "--embedding_normalize: the checkpoint has no sentence-transformers modules; "
+                "pass --embedding_pooling too"
+            )
+        return None
+    if stack is None:
+        flags = f"--embedding_pooling={pooling}" + (" --embedding_normalize" if normalize else "")
+        stack = PoolingStack(
+            modes=(pooling,),
+            dimension=config.hidden_size,
+            normalize=bool(normalize),
+            source=f"{flags} (asked at export: no sentence-transformers modules)",
+        )
+    elif pooling is not None:
+        logging.info(
+            "--embedding_pooling=%s replaces the checkpoint's %s (its Dense layers dropped)",
+            pooling,
+            stack.describe(),
+        )
+        stack = dataclasses.replace(
+            stack, modes=(pooling,), dense=(), source=f"{stack.source}; --embedding_pooling"
+        )
+    if normalize is not None and normalize != stack.normalize:
+        stack = dataclasses.replace(
+            stack, normalize=normalize, source=f"{stack.source}; --embedding_normalize"
+        )
+    if stack.dimension != config.hidden_size:
+        raise ExportError(
+            f"{stack.source}: the Pooling's embedding_dimension {stack.dimension} differs "
+            f"from the config's hidden_size {config.hidden_size}"
+        )
+    # sentence-transformers caps the length at the position embeddings, as here.
+    length = min(stack.max_seq_length or options.default_seq_length, config.max_position_embeddings)
+    return dataclasses.replace(stack, max_seq_length=length)
 
 
 def _build_models(config: BertConfig, options: ExportOptions, precision: str):
@@ -296,8 +360,11 @@ def _save_and_verify(
         )
     with _step(f"Saving {interface.PREPROCESS_DIR}/"), _write_errors(tmp):
         tf.saved_model.save(built.preprocessor, os.fspath(layout.preprocess_dir))
+    if built.embedding is not None:
+        with _step(f"Saving {interface.EMBEDDING_DIR}/"), _write_errors(tmp):
+            save_embedding(built.embedding, layout.embedding_dir)
     # The in-memory weights are no longer needed: only the saved copy stays.
-    built.encoder = built.mlm_model = built.preprocessor = None
+    built.encoder = built.mlm_model = built.preprocessor = built.embedding = None
     gc.collect()
     with _step("Verifying the saved models"):
         figures = verify.verify_export(
@@ -309,6 +376,10 @@ def _save_and_verify(
             with_mlm=options.with_mlm,
             precision=options.precision,
         )
+        if built.embedding_reference is not None:
+            figures.max_abs_diff.update(
+                verify.verify_embedding(layout.embedding_dir, built.embedding_reference)
+            )
     logging.info(
         "Verified (%s): max abs diff to the float32 in-memory model: %s; "
         "mean-pooled cosine at least %.6f",
@@ -361,4 +432,5 @@ def _metadata(
         verification=figures,
         export_seconds=time.perf_counter() - start,
         precision=options.precision,
+        embedding=None if built.stack is None else built.stack.to_dict(),
     )

@@ -5,12 +5,15 @@ Every choice not given explicitly is detected, and logged with its reason:
 - the checkpoint format and its files: `bert_tf.checkpoints.find_checkpoint`;
 - the config: `--config` (a file, or a preset name from `configs/`), else the
   `bert_config.json` / `config.json` found beside the checkpoint;
-- the vocab: `--vocab_file`, else the `vocab.txt` beside the checkpoint;
+- the vocab: `--vocab_file`, else the `vocab.txt` beside the checkpoint, else
+  the WordPiece vocab of its `tokenizer.json` (then also its normalizer settings);
 - the tokenizer settings: `--do_lower_case` if given, else the checkpoint's
   `tokenizer_config.json`, else the preset (named by `--config`, or the one
   whose architecture equals the config), else the checkpoint's name
   ("uncased" / "cased"), else the vocab itself (upper-case letters in its
-  wordpieces mean a cased model).
+  wordpieces mean a cased model);
+- the sentence-embedding stack: the checkpoint folder's sentence-transformers
+  modules (`bert_tf.checkpoints.sentence_transformers`), else none.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from absl import logging
 
 from bert_tf import presets
 from bert_tf.checkpoints import CheckpointFiles, find_checkpoint
+from bert_tf.checkpoints.sentence_transformers import PoolingStack, read_pooling_stack
+from bert_tf.checkpoints.tokenizer_json import TokenizerJson, read_tokenizer_json, write_vocab
 from bert_tf.config import BertConfig
 from bert_tf.errors import ConfigError
 from bert_tf.export.errors import ExportError
@@ -42,6 +47,7 @@ class ExportSources:
         vocab_file: the wordpiece vocab.
         settings: the tokenizer settings.
         settings_source: where `settings.do_lower_case` comes from, for humans.
+        stack: the sentence-transformers pooling stack of the checkpoint folder, or None.
     """
 
     files: CheckpointFiles
@@ -51,6 +57,7 @@ class ExportSources:
     vocab_file: str
     settings: TokenizerSettings
     settings_source: str
+    stack: PoolingStack | None = None
 
 
 def _read_config(
@@ -103,9 +110,17 @@ def _settings(
     preset: presets.Preset | None,
     checkpoint: str,
     vocab_file: str,
+    tokenizer_json: TokenizerJson | None = None,
 ) -> tuple[TokenizerSettings, str]:
     base = None
-    if files.tokenizer_config:
+    if tokenizer_json is not None:
+        base = TokenizerSettings(
+            do_lower_case=tokenizer_json.lowercase,
+            strip_accents=tokenizer_json.strip_accents,
+            tokenize_chinese_chars=tokenizer_json.tokenize_chinese_chars,
+        )
+        source = f"{tokenizer_json.path} (normalizer)"
+    elif files.tokenizer_config:
         base = TokenizerSettings.from_tokenizer_config(files.tokenizer_config)
         source = f"{files.tokenizer_config}"
     elif preset is not None:
@@ -155,6 +170,10 @@ def resolve_sources(
     """
     files = find_checkpoint(checkpoint)
     logging.info("Checkpoint: %s format, weights %s", files.format, files.weights)
+    tokenizer_json = None
+    stack = read_pooling_stack(checkpoint) if os.path.isdir(checkpoint) else None
+    if stack is not None:
+        logging.info("Sentence-transformers stack: %s (from %s)", stack.describe(), stack.source)
     bert_config, config_source, preset = _read_config(config, files)
     if preset is None:
         matches = presets.find_preset(bert_config)
@@ -169,13 +188,20 @@ def resolve_sources(
         vocab_source = "--vocab_file"
     elif files.vocab:
         vocab_file, vocab_source = os.fspath(files.vocab), "beside the checkpoint"
+    elif files.tokenizer_json:
+        tokenizer_json = read_tokenizer_json(files.tokenizer_json)
+        vocab_file = os.fspath(write_vocab(tokenizer_json.tokens))
+        vocab_source = f"the WordPiece vocab of {files.tokenizer_json}"
     else:
         raise ExportError(
-            f"no vocab.txt found beside checkpoint {files.weights}: pass --vocab_file"
+            f"no vocab.txt or tokenizer.json found beside checkpoint {files.weights}: "
+            "pass --vocab_file"
         )
     logging.info("Vocab: %s (%s)", vocab_file, vocab_source)
 
-    settings, settings_source = _settings(do_lower_case, files, preset, checkpoint, vocab_file)
+    settings, settings_source = _settings(
+        do_lower_case, files, preset, checkpoint, vocab_file, tokenizer_json
+    )
     logging.info(
         "Tokenizer: do_lower_case=%s, strip_accents=%s, tokenize_chinese_chars=%s (from %s)",
         settings.do_lower_case,
@@ -191,4 +217,5 @@ def resolve_sources(
         vocab_file=vocab_file,
         settings=settings,
         settings_source=settings_source,
+        stack=stack,
     )

@@ -46,8 +46,8 @@ PAIRS = (
 )
 NUM_MLM_PREDICTIONS = 3
 # Padding columns kept after the longest probe text when the encoder runs, so
-# that masking is exercised while activations stay small (at seq_length 128,
-# BERT-large's export peaks ~70 MB higher).
+# that masking is exercised while activations stay small (the whole default
+# seq_length would raise a big model's peak memory during export).
 NUM_PADDING_COLUMNS = 3
 
 
@@ -351,3 +351,68 @@ def verify_export(
         min_cosine=min(cosines.values()),
         cosine_gate=GATES[precision].min_cosine,
     )
+
+
+# --- embedding/ ----------------------------------------------------------------------
+
+# The probe texts plus an empty one and one longer than any max_seq_length, to
+# check truncation.
+EMBEDDING_TEXTS = (*TEXTS, *(pair[0] for pair in PAIRS), "", " ".join(["Long text."] * 400))
+
+
+def embedding_reference(model) -> dict[str | None, dict[str, np.ndarray]]:
+    """The in-memory `EmbeddingModel`'s ids and vectors, per prompt name (None: the default)."""
+    model.trace_for_saving()  # the traces the calls below (and the save) reuse
+    texts = tf.constant(EMBEDDING_TEXTS)
+    return {
+        name: {
+            **_numpy(model.pack(texts, prompt_name=name)),
+            interface.EMBEDDING_OUTPUT: np.asarray(model(texts, prompt_name=name)),
+        }
+        for name in model.prompt_names()
+    }
+
+
+def verify_embedding(
+    embedding_dir: os.PathLike | str, reference: Mapping[str | None, Mapping[str, np.ndarray]]
+) -> dict[str, float]:
+    """Loads `embedding/` back; checks its ids, then its vectors, for every prompt and endpoint.
+
+    Args:
+        embedding_dir: the `embedding/` SavedModel.
+        reference: `embedding_reference` of the in-memory model.
+
+    Returns:
+        endpoint -> max abs difference of the vectors (`embedding`: `__call__`
+        over all prompts; `embedding/serving_default`, `embedding/prompt_<name>`).
+
+    Raises:
+        ExportError: other ids, vectors beyond `tolerance`, or a missing signature.
+    """
+    from bert_tf.embedding.saved_embedding import prompt_signature
+
+    model = tf.saved_model.load(os.fspath(embedding_dir))
+    texts = tf.constant(EMBEDDING_TEXTS)
+    figures = {}
+    worst = 0.0
+    for name, want in reference.items():
+        label = "default prompt" if name is None else f"prompt {name!r}"
+        packed = model.pack(texts, prompt_name=name)
+        for key in interface.ENCODER_INPUTS:
+            if not np.array_equal(np.asarray(packed[key]), want[key]):
+                raise ExportError(
+                    f"verification failed: the saved embedding/ gives other {key!r} "
+                    f"({label}) than the in-memory model"
+                )
+        found = {interface.EMBEDDING_OUTPUT: model(texts, prompt_name=name)}
+        keys = (interface.EMBEDDING_OUTPUT,)
+        worst = max(worst, _max_diff(found, want, keys, f"embedding/ ({label})"))
+        signature = interface.SERVING_SIGNATURE if name is None else prompt_signature(name)
+        if signature not in model.signatures:
+            raise ExportError(f"verification failed: embedding/ has no {signature} signature")
+        outputs = model.signatures[signature](**{interface.EMBEDDING_INPUT: texts})
+        figures[f"embedding/{signature}"] = _max_diff(
+            outputs, want, keys, f"embedding/ {signature}"
+        )
+    figures["embedding"] = worst
+    return figures

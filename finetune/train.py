@@ -28,7 +28,7 @@ from absl import logging
 
 from bert_tf import interface
 from bert_tf.finetune import model, optimization, pipeline, resume
-from bert_tf.finetune.config import TrainConfig, TrainingError
+from bert_tf.finetune.config import TrainConfig, TrainingError, steps_per_epoch
 from bert_tf.finetune.data import NliData
 from bert_tf.finetune.trainer import Trainer, evaluate, is_chief
 
@@ -82,7 +82,7 @@ def train(
     """Fine-tunes a classifier on an exported pair; resumes from `output_dir`'s checkpoints.
 
     Args:
-      export_dir: an export with `encoder/` and `preprocess/` (INTERFACE.md).
+      export_dir: an export with `encoder/` and `preprocess/` (docs/interface.md).
       train_data: the training examples (`finetune.data.read_nli`).
       output_dir: checkpoints, `eval_results.json` and `run_config.json` go here.
         If it holds checkpoints of the same run, training continues from the
@@ -113,8 +113,8 @@ def train(
             f"batch_size: expected a multiple of the {strategy.num_replicas_in_sync} replicas, found {config.batch_size}"
         )
     num_examples = len(train_data.examples)
-    steps_per_epoch = pipeline.steps_per_epoch(num_examples, config.batch_size)
-    if steps_per_epoch == 0:
+    epoch_steps = steps_per_epoch(num_examples, config.batch_size)
+    if epoch_steps == 0:
         raise TrainingError(
             f"{train_data.path}: {num_examples} examples are fewer than one batch of {config.batch_size}"
         )
@@ -168,7 +168,7 @@ def train(
         trainer = Trainer(strategy, classifier, optimizer, config)
         output = output_dir if chief else None
         return _run(
-            trainer, packer, manager, train_data, eval_data, output, total_steps, steps_per_epoch
+            trainer, packer, manager, train_data, eval_data, output, total_steps, epoch_steps
         )
     finally:
         tf_keras.mixed_precision.set_global_policy(previous_policy)

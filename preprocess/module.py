@@ -1,7 +1,7 @@
 """The exportable preprocessing model (`preprocess/` of an export).
 
 `BertPreprocessor` is a `tf.Module` with the TF Hub BERT preprocessor
-interface (see INTERFACE.md, section `preprocess/`):
+interface (docs/interface.md, section `preprocess/`):
 
 - `preprocessor(strings)`: string `[batch]` -> dict of int32 `[batch,
   default_seq_length]` tensors `input_word_ids`, `input_mask`,

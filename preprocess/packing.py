@@ -9,11 +9,10 @@ segments keep all their tokens and long ones share the rest).
 
 The whole packing is a few dense ops: the kept lengths in closed form, then
 one gather per segment. `RoundRobinTrimmer` + `combine_segments` +
-`pad_model_inputs` give the same tensors through validated ragged ops (an
-assertion sub-graph per ragged tensor built): 600 graph ops for two segments
-instead of about 60, paid at every call and at every trace (0.6 s per
-`bert_pack_inputs` signature, traced twice per export). Tests check the
-lengths against `RoundRobinTrimmer` itself.
+`pad_model_inputs` give the same tensors through validated ragged ops, with an
+assertion sub-graph per ragged tensor: many times the ops, paid at every call
+and every trace (docs/performance.md has the figures). Tests check the lengths
+against `RoundRobinTrimmer` itself.
 
 Example:
 

@@ -189,7 +189,8 @@ class BertTokenizer(tf.Module):
       ascii_fast_path: in `tokenize`, split lines of printable ASCII (plus
         `\\t\\n\\r`) with one regex instead of running the Unicode
         normalizer on them; same ids (tested against the exact path and the
-        reference), 2-4x faster on English text. `tokenize_with_offsets`
+        reference), faster on English text (docs/performance.md).
+        `tokenize_with_offsets`
         always takes the exact path.
     """
 

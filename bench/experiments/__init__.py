@@ -1,1 +1,1 @@
-"""One-off measurements behind the proposals in docs/readme/perf-requests.md."""
+"""One-off measurements behind the notes in docs/performance.md."""

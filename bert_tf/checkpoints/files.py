@@ -10,6 +10,7 @@ import re
 
 from absl import logging
 
+from bert_tf.checkpoints.sentence_transformers import module_kind
 from bert_tf.errors import CheckpointError
 
 # Hugging Face weight files, in order of preference (safetensors needs no torch).
@@ -36,6 +37,8 @@ class CheckpointFiles:
         weight_files: every file holding the weights (a TF1 `.index` and its
             `.data-*` shards; a HF file, or a shard index and its shards),
             found once here for the readers and the export's checksums.
+        tokenizer_json: HF `tokenizer.json` beside it, or None (the vocab
+            when there is no `vocab.txt`).
     """
 
     format: str
@@ -44,6 +47,7 @@ class CheckpointFiles:
     vocab: str | None
     tokenizer_config: str | None
     weight_files: tuple[str, ...] = ()
+    tokenizer_json: str | None = None
 
 
 def find_checkpoint(path: str | os.PathLike) -> CheckpointFiles:
@@ -127,7 +131,7 @@ def _sentence_transformers_module(folder: str) -> str:
     try:
         with open(modules, encoding="utf-8") as f:
             entries = json.load(f)
-        module = next(e for e in entries if str(e.get("type", "")).endswith("models.Transformer"))
+        module = next(e for e in entries if module_kind(str(e.get("type", ""))) == "Transformer")
     except (OSError, ValueError, StopIteration, AttributeError) as e:
         raise CheckpointError(
             f"{modules}: cannot find the Transformer module of this sentence-transformers "
@@ -162,6 +166,7 @@ def _google(prefix: str) -> CheckpointFiles:
         vocab=_existing(os.path.join(folder, "vocab.txt")),
         tokenizer_config=_existing(os.path.join(folder, "tokenizer_config.json")),
         weight_files=(prefix + ".index", *data),
+        tokenizer_json=_existing(os.path.join(folder, "tokenizer.json")),
     )
 
 
@@ -173,6 +178,7 @@ def _huggingface(folder: str, weights: str) -> CheckpointFiles:
         vocab=_existing(os.path.join(folder, "vocab.txt")),
         tokenizer_config=_existing(os.path.join(folder, "tokenizer_config.json")),
         weight_files=tuple(shard_files(weights)),
+        tokenizer_json=_existing(os.path.join(folder, "tokenizer.json")),
     )
 
 

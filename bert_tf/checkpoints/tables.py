@@ -74,8 +74,7 @@ class Reader(Protocol):
     def read(self, name: str, rows: slice | None = None) -> np.ndarray: ...
 
 
-# Tensors larger than this (word embeddings: 94 MB in BERT-base, 125 MB in
-# BERT-large) are read and assigned in row blocks of about this size, so the
+# Tensors larger than this (the word embeddings of BERT-base and larger) are read and assigned in row blocks of about this size, so the
 # load holds one small block besides the model instead of two or three copies
 # of the whole tensor (the read, its conversion, the assignment).
 CHUNK_BYTES = 16 << 20

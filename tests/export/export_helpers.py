@@ -11,6 +11,8 @@ import checkpoint_factory
 import numpy as np
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+# The console scripts `pip install` put beside this interpreter (`.venv/bin/`).
+BIN = pathlib.Path(sys.executable).parent
 # Long enough for the verification pairs, within tiny_config's 64 positions.
 SEQ_LENGTH = 32
 
@@ -24,16 +26,11 @@ def run_cli(module, *args: str) -> int:
     return module.COMMAND([module.COMMAND.name, *args])
 
 
-def run_subprocess(module: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
-    """Runs `python -m module args` from the repository root."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+def run_script(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Runs an installed console script (`bert-tf-export`, ...) as a user does."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TF_CPP_")}
     return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
+        [BIN / script, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 

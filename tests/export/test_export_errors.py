@@ -10,7 +10,7 @@ import shutil
 
 import checkpoint_factory
 import pytest
-from export_helpers import SEQ_LENGTH, leftovers, run_cli, run_subprocess
+from export_helpers import SEQ_LENGTH, leftovers, run_cli, run_script
 
 import bert_tf.cli.export as export_main
 from bert_tf import atomic
@@ -152,6 +152,28 @@ def test_shape_mismatch_names_variable_and_both_shapes(tmp_path, checkpoints, ca
     assert "[32, 48]" in err and "[32, 64]" in err, err
 
 
+def test_shape_mismatch_counts_the_rest_and_promises_no_report(tmp_path, checkpoints, capsys):
+    args, _ = _case_config_shape_mismatch(tmp_path, checkpoints)
+    run_cli(
+        export_main, *args, f"--output_dir={tmp_path / 'out'}", f"--default_seq_length={SEQ_LENGTH}"
+    )
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error: ")]
+    assert line.endswith("more like it)") and "report" not in line, line
+
+
+@pytest.mark.slow
+def test_truncated_real_checkpoint_names_the_file_not_the_preset(tmp_path, minilm_dir, capsys):
+    # all-MiniLM-L6-v2 matches a preset: the error must still blame the file.
+    folder = _copy(minilm_dir, tmp_path, "minilm")
+    _truncate(folder / "model.safetensors")
+    status = run_cli(export_main, f"--checkpoint={folder}", f"--output_dir={tmp_path / 'out'}")
+    (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error: ")]
+    assert status == 1
+    assert f"cannot read safetensors file {folder / 'model.safetensors'}" in line, line
+    assert "preset" not in line, line
+    assert not (tmp_path / "out").exists()
+
+
 def test_output_dir_exists_without_overwrite(tmp_path, checkpoints, capsys):
     out = tmp_path / "out"
     out.mkdir()
@@ -182,11 +204,30 @@ def test_output_folder_not_writable(tmp_path, checkpoints, capsys):
 
 def test_cli_errors_in_a_subprocess_have_no_traceback(tmp_path):
     out = tmp_path / "out"
-    result = run_subprocess("export", f"--checkpoint={tmp_path / 'missing'}", f"--output_dir={out}")
+    result = run_script(
+        "bert-tf-export", f"--checkpoint={tmp_path / 'missing'}", f"--output_dir={out}"
+    )
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("error: checkpoint not found")
     assert "Traceback" not in result.stderr
     assert not out.exists()
+
+
+# What TensorFlow, tf-hub and absl print on their own: never shown at the default verbosity.
+NOISE = ("I0000", "W0000", "E0000", "WARNING:", "pkg_resources", "cuInit", "oneDNN", "Traceback")
+
+
+def test_a_failing_export_prints_progress_and_one_error_line(tmp_path, checkpoints):
+    folder = _copy(checkpoints["hf_safetensors"].folder, tmp_path, "hf_truncated")
+    _truncate(folder / "model.safetensors")
+    result = run_script(
+        "bert-tf-export", f"--checkpoint={folder}", f"--output_dir={tmp_path / 'o'}"
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 1
+    assert lines[0].startswith("Checkpoint: huggingface format"), result.stderr
+    assert [line for line in lines if line.startswith("error: ")] == [lines[-1]]
+    assert not [line for line in lines if any(word in line for word in NOISE)], result.stderr
 
 
 def _fail_while_saving(error: BaseException):

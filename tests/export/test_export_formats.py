@@ -14,7 +14,7 @@ from export_helpers import (
     assert_matches_reference,
     leftovers,
     run_cli,
-    run_subprocess,
+    run_script,
 )
 
 import bert_tf.cli.export as export_main
@@ -47,8 +47,8 @@ def test_model_garden_alias_flags_in_a_subprocess(tmp_path, checkpoints, tiny_co
     """export_tfhub.py's flag names work unchanged (the program name is all that changes)."""
     folder = checkpoints["hf_safetensors"].folder
     out = tmp_path / "aliases"
-    result = run_subprocess(
-        "export",
+    result = run_script(
+        "bert-tf-export",
         f"--model_checkpoint_path={folder}",
         f"--bert_config_file={folder / 'config.json'}",
         f"--vocab_file={folder / 'vocab.txt'}",

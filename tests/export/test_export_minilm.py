@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 import tf_keras
-from export_helpers import assert_close, run_cli, run_subprocess
+from export_helpers import assert_close, run_cli, run_script
 
 import bert_tf.cli.inspect_export as inspect_cli
 from bert_tf import interface
@@ -29,8 +29,10 @@ SENTENCES = [
 
 
 def test_layout_and_verification_figures(minilm_export_dir):
+    # A sentence-transformers checkpoint: embedding/ too (its modules.json's stack).
     assert sorted(p.name for p in minilm_export_dir.iterdir()) == [
         "README.md",
+        "embedding",
         "encoder",
         "preprocess",
     ]
@@ -45,12 +47,19 @@ def test_layout_and_verification_figures(minilm_export_dir):
         "mask_id": 103,
     }
     diffs = meta.verification.max_abs_diff
-    assert set(diffs) == {"__call__", "serving_default", "tokens"}
+    assert set(diffs) == {
+        "__call__",
+        "serving_default",
+        "tokens",
+        "embedding",
+        "embedding/serving_default",
+    }
+    assert meta.embedding["modes"] == ["mean"] and meta.embedding["normalize"] is True
     assert max(diffs.values()) < 1e-3
 
 
 def test_interface_nli_snippet_unchanged(minilm_export_dir):
-    """The INTERFACE.md usage code, verbatim but for the paths."""
+    """The docs/interface.md usage code, verbatim but for the paths."""
     PREPROCESS_DIR = os.fspath(minilm_export_dir / "preprocess")  # noqa: N806
     ENCODER_DIR = os.fspath(minilm_export_dir / "encoder")  # noqa: N806
     preprocessor = hub.load(PREPROCESS_DIR)
@@ -136,13 +145,14 @@ def test_inspect_cli(minilm_export_dir, capsys):
         "serving_default: ",
         "num_layers=6",
         "callables: tokenize, tokenize_with_offsets, bert_pack_inputs",
+        "embedding/: mean pooling + Normalize, max_seq_length 256, prompts: none",
     ):
         assert text in out, text
 
 
 def test_demo_main_job(minilm_export_dir):
     """What `make demo` runs after the export: a similarity table through hub.KerasLayer."""
-    result = run_subprocess("export.demo", f"--export_dir={minilm_export_dir}")
+    result = run_script("bert-tf-demo", f"--export_dir={minilm_export_dir}")
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")][1:]
     assert len(rows) == len(demo.PAIRS)

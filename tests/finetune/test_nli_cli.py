@@ -2,7 +2,7 @@
 
 import pytest
 import tensorflow as tf
-from conftest import run_cli
+from finetune_helpers import run_cli
 
 from bert_tf.cli.command import _op_error_summary
 
@@ -23,7 +23,7 @@ def test_help_is_the_usage_guide():
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--train=x.tsv", "--output_dir=out"], "error: --export_dir is required (see --help)"),
+        (["--train=x.tsv", "--output_dir=out"], "error: missing --export_dir (see --help)"),
         (
             ["--export_dir=e", "--train=t", "--output_dir=o", "--batch_size=many"],
             "error: flag --batch_size=many: invalid literal for int() with base 10: 'many'",

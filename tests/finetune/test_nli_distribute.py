@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
-from conftest import REPO
+from finetune_helpers import REPO
 
 
 def test_mirrored_two_cpus_matches_default(tiny_export_dir, nli_files, tmp_path):

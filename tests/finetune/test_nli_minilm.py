@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import assert_export_matches_model
+from finetune_helpers import assert_export_matches_model
 
 from bert_tf.finetune import data, model, serving, train
 

@@ -11,11 +11,12 @@ turns it off. On CPU, every op here is deterministic, so the tolerance is 0.
 """
 
 import json
+import os
 import subprocess
 import time
 
 import numpy as np
-from conftest import REPO, checkpoint_values, cli_command, run_cli
+from finetune_helpers import REPO, checkpoint_values, cli_command, run_cli
 
 STEPS = 60
 
@@ -52,9 +53,21 @@ def _kill_after_checkpoint(args, checkpoint_dir, step, timeout=240):
         process.wait()
 
 
+def _assert_modes_follow_umask(run_dir):
+    """Another user (a model server) can read the run as the umask allows, like an export."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    paths = [run_dir, *run_dir.rglob("*")]
+    assert {"classifier", "eval_results.json"} <= {p.name for p in paths}
+    for path in paths:
+        readable = 0o055 if path.is_dir() else 0o044  # r (and x for folders) for group, others
+        assert path.stat().st_mode & readable == readable & ~umask, (path, oct(path.stat().st_mode))
+
+
 def test_kill_and_resume_equals_uninterrupted(tiny_export_dir, nli_files, tmp_path):
     uninterrupted = run_cli(*_args(tiny_export_dir, nli_files, tmp_path / "a"))
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
+    _assert_modes_follow_umask(tmp_path / "a")
 
     resumed_dir = tmp_path / "b"
     _kill_after_checkpoint(

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
-from conftest import assert_export_matches_model
+from finetune_helpers import assert_export_matches_model
 
 from bert_tf.errors import OutputError
 from bert_tf.finetune import data, model, serving, train

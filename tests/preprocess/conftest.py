@@ -2,67 +2,13 @@
 
 from __future__ import annotations
 
-import collections
 import functools
 import pathlib
 
 import preprocess_corpora as corpora  # pylint: disable=import-error
 import preprocess_reference as reference  # pylint: disable=import-error
 import pytest
-
-SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-# (name, TokenizerSettings kwargs): every setting a checkpoint can ask for.
-SETTINGS = {
-    "uncased": dict(do_lower_case=True),
-    "cased": dict(do_lower_case=False),
-    "hf_lower_keep_accents": dict(do_lower_case=True, strip_accents=False),
-    "hf_cased_strip_accents": dict(do_lower_case=False, strip_accents=True),
-    "hf_uncased_no_cjk": dict(do_lower_case=True, tokenize_chinese_chars=False),
-}
-
-
-def write_vocab(path: pathlib.Path, tokens) -> pathlib.Path:
-    path.write_text("".join(t + "\n" for t in tokens), encoding="utf-8")
-    return path
-
-
-def derive_cased_vocab(lines, size=12000):
-    """A cased multilingual WordPiece vocab derived from `lines`.
-
-    Whole frequent words, frequent characters (alone and as `##` suffixes),
-    and prefixes / `##` suffixes of frequent words, so that WordPiece splits
-    real words into several pieces, and rare characters stay out (-> [UNK]).
-    """
-    basic = reference.google_tokenization.BasicTokenizer(do_lower_case=False)
-    words = collections.Counter()
-    for line in lines:
-        words.update(basic.tokenize(line))
-    chars = collections.Counter()
-    for word, n in words.items():
-        for c in word:
-            chars[c] += n
-    tokens = list(SPECIAL_TOKENS)
-    seen = set(tokens)
-
-    def add(token):
-        if token not in seen and len(tokens) < size:
-            seen.add(token)
-            tokens.append(token)
-
-    for c, n in chars.most_common():
-        if n >= 3:
-            add(c)
-            add("##" + c)
-    for word, _ in words.most_common(3000):
-        add(word)
-    for word, _ in words.most_common(6000):
-        for k in (2, 3, 4):
-            if len(word) > k:
-                add(word[:k])
-                add("##" + word[k:])
-                add("##" + word[-k:])
-    return tokens
+from helpers import SETTINGS, SPECIAL_TOKENS, derive_cased_vocab, write_vocab  # noqa: F401
 
 
 @pytest.fixture(scope="session")

@@ -57,7 +57,7 @@ class ReferenceTokenizer:
         Hugging Face's BasicTokenizer differs from google-research's in two ways
         unrelated to its flags: it applies NFC, and it deletes every C* character
         (private use Co, unassigned Cn) where google-research deletes only Cc/Cf.
-        We follow google-research (INTERFACE.md), so the HF-flag comparisons use
+        We follow google-research (docs/interface.md), so the HF-flag comparisons use
         text where neither step changes anything.
         """
         if not self.is_huggingface:

@@ -13,8 +13,7 @@ import string
 
 import pytest
 import tensorflow as tf
-from conftest import SETTINGS
-from helpers import assert_all_equal, describe, parity
+from helpers import SETTINGS, assert_all_equal, describe, parity
 
 # Lines that take the fast path.
 SIMPLE_LINES = [

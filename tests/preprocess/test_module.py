@@ -72,7 +72,7 @@ def test_call_tokenize_and_special_tokens(preprocessor, ref):
 
 
 def test_hub_keras_layer_pairs(preprocessor, ref):
-    """The INTERFACE.md snippet, up to the encoder."""
+    """The docs/interface.md snippet, up to the encoder."""
     import tensorflow_hub as hub
     import tf_keras
 
@@ -152,7 +152,7 @@ def test_save_load_save_with_first_copy_deleted(
     assert "serving_default" in reloaded.signatures
 
 
-# Bad input: each gives a result (documented in docs/readme/preprocess.md).
+# Bad input: each gives a result (documented in docs/tokenizer.md).
 def test_invalid_utf8_is_dropped(preprocessor, ref):
     out = preprocessor.tokenize(tf.constant([b"caf\xc3 \xff\xfeok\x80", b"\xff"]))
     assert per_row_ids(out) == [ref(b"caf\xc3 \xff\xfeok\x80"), []]

@@ -9,8 +9,7 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from conftest import SETTINGS
-from helpers import describe, parity
+from helpers import SETTINGS, describe, parity
 
 HARD_CASES = [
     # ASCII, casing, punctuation.
@@ -180,7 +179,7 @@ def test_canonical_reordering(tmp_path, settings_name):
     """NFD sorts a run of marks by combining class; Mn ones are then dropped,
     non-Mn ones (here musical stems, classes 226 and 216) keep the new order."""
     import preprocess_reference as reference
-    from conftest import SETTINGS, SPECIAL_TOKENS, write_vocab
+    from helpers import SETTINGS, SPECIAL_TOKENS, write_vocab
 
     from bert_tf.preprocess import BertTokenizer, TokenizerSettings
 

@@ -115,8 +115,13 @@ def test_mean_normalized_equals_sentence_transformers(minilm_export_dir, st_vect
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
+def test_the_exports_own_stack_is_the_default(minilm_export_dir, st_vectors):
+    # all-MiniLM-L6-v2's modules.json: mean pooling + Normalize, max_seq_length 256.
+    assert_same_vectors(embed(TEXTS, minilm_export_dir), st_vectors, atol=1e-5)
+
+
 def test_mean_unnormalized_is_the_same_direction(minilm_export_dir, st_vectors):
-    ours = embed(TEXTS, minilm_export_dir, pooling="mean", max_seq_length=256)
+    ours = embed(TEXTS, minilm_export_dir, normalize=False, max_seq_length=256)
     assert_same_vectors(ours, st_vectors)
     # Raw mean-pooled vectors of MiniLM are far from unit length.
     assert np.all(np.abs(np.linalg.norm(ours, axis=1) - 1.0) > 0.05)
@@ -124,7 +129,7 @@ def test_mean_unnormalized_is_the_same_direction(minilm_export_dir, st_vectors):
 
 @pytest.mark.parametrize("pooling, index", [("cls", 0), ("pooled", 1)])
 def test_cls_and_pooled_equal_hugging_face(minilm_export_dir, hf_outputs, pooling, index):
-    ours = embed(TEXTS, minilm_export_dir, pooling=pooling, max_seq_length=128)
+    ours = embed(TEXTS, minilm_export_dir, pooling=pooling, normalize=False, max_seq_length=128)
     assert_same_vectors(ours, hf_outputs[index], atol=1e-4)
 
 
@@ -184,7 +189,11 @@ def test_packing_equals_the_exported_preprocess_model(minilm_export_dir):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(pooling="max"), "pooling: expected one of mean, cls, pooled, found 'max'"),
+        (
+            dict(pooling="sum"),
+            "pooling: expected one of mean, cls, max, mean_sqrt_len_tokens, weightedmean, "
+            "lasttoken, pooled, found 'sum'",
+        ),
         (dict(batch_size=0), "batch_size: expected an int >= 1, found 0"),
         (dict(max_seq_length=1), "max_seq_length: expected an int >= 2"),
         (dict(max_seq_length=513), "max_seq_length: expected at most 512"),
@@ -252,7 +261,8 @@ def test_embed_file_json_lines(minilm_export_dir, tmp_path):
     embed_lib.embed_file(
         source, tmp_path / "out.npy", minilm_export_dir, pooling="cls", json_field="text"
     )
-    expected = embed([(r or {}).get("text", "") for r in records], minilm_export_dir, pooling="cls")
+    texts = [(r or {}).get("text", "") for r in records]
+    expected = embed(texts, minilm_export_dir, pooling="cls")
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=0, atol=1e-5)
 
 
@@ -306,11 +316,11 @@ def test_embed_file_bad_paths(minilm_export_dir, tmp_path):
 def _cli(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return subprocess.run(
-        [sys.executable, "-m", "bert_tf.cli.embed", *args],
+        [pathlib.Path(sys.executable).parent / "bert-tf-embed", *args],
         capture_output=True,
         text=True,
         env=env,
-        cwd=pathlib.Path(__file__).resolve().parent.parent,
+        cwd=pathlib.Path(__file__).resolve().parents[2],
         timeout=600,
     )
 
