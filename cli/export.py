@@ -43,8 +43,8 @@ from __future__ import annotations
 
 from bert_tf.cli.command import Command, Flag
 from bert_tf.export.options import ExportOptions
-from bert_tf.precision import PRECISIONS
 from bert_tf.interface import POOLING_MODES
+from bert_tf.precision import PRECISIONS
 
 FLAGS = (
     Flag(
