@@ -49,18 +49,6 @@ COLUMNS = [
 ]
 
 
-def _inputs(batch: int, seq: int, vocab: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(batch * 1000 + seq)
-    ids = rng.integers(1000, vocab, size=(batch, seq), dtype=np.int32)
-    ids[:, 0] = 101
-    ids[:, -1] = 102
-    return {
-        "input_word_ids": ids,
-        "input_mask": np.ones((batch, seq), np.int32),
-        "input_type_ids": np.zeros((batch, seq), np.int32),
-    }
-
-
 def bench_model(name: str, shapes: list[tuple[int, int]], run: harness.Run) -> None:
     import tensorflow as tf
     import torch
@@ -76,13 +64,9 @@ def bench_model(name: str, shapes: list[tuple[int, int]], run: harness.Run) -> N
         return encoder(inputs, training=False)["sequence_output"]
 
     for batch, seq in shapes:
-        arrays = _inputs(batch, seq, shape.vocab)
+        arrays = harness.encoder_inputs(batch, seq, shape.vocab)
         tf_inputs = {k: tf.constant(v) for k, v in arrays.items()}
-        pt_inputs = {
-            "input_ids": torch.from_numpy(arrays["input_word_ids"]).long(),
-            "attention_mask": torch.from_numpy(arrays["input_mask"]).long(),
-            "token_type_ids": torch.from_numpy(arrays["input_type_ids"]).long(),
-        }
+        pt_inputs = harness.torch_inputs(arrays)
 
         def ours():
             return encoder(tf_inputs, training=False)["sequence_output"].numpy()

@@ -273,3 +273,39 @@ def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, st
     ]
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in body]
     return "\n".join(lines)
+
+
+def encoder_inputs(batch: int, seq: int, vocab: int, *, pad_first_row: bool = False) -> dict:
+    """Random int32 encoder inputs `[batch, seq]`, `[CLS]` first and `[SEP]` last.
+
+    The same seed for the same shape, so every contender sees the same ids.
+    `pad_first_row` pads the last quarter of row 0 (when `batch` > 1), to
+    exercise the attention mask.
+    """
+    import numpy as np
+
+    rng = np.random.default_rng(batch * 1000 + seq)
+    ids = rng.integers(1000, vocab, size=(batch, seq), dtype=np.int32)
+    ids[:, 0] = 101
+    ids[:, -1] = 102
+    mask = np.ones((batch, seq), np.int32)
+    if pad_first_row and batch > 1:
+        mask[0, seq - seq // 4 :] = 0
+        ids[0, seq - seq // 4 :] = 0
+    return {
+        "input_word_ids": ids,
+        "input_mask": mask,
+        "input_type_ids": np.zeros((batch, seq), np.int32),
+    }
+
+
+def torch_inputs(arrays: dict) -> dict:
+    """`encoder_inputs` under Hugging Face's names, as int64 torch tensors."""
+    import torch
+
+    names = {
+        "input_ids": "input_word_ids",
+        "attention_mask": "input_mask",
+        "token_type_ids": "input_type_ids",
+    }
+    return {hf: torch.from_numpy(arrays[ours]).long() for hf, ours in names.items()}

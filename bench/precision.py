@@ -69,23 +69,6 @@ QUALITY_COLUMNS = [("model", "{}"), ("shape", "{}")] + [
 ]
 
 
-def _inputs(batch: int, seq: int, vocab: int) -> dict[str, np.ndarray]:
-    """Random ids with `[CLS]` / `[SEP]`, the last quarter of row 0 padded (when batch > 1)."""
-    rng = np.random.default_rng(batch * 1000 + seq)
-    ids = rng.integers(1000, vocab, size=(batch, seq), dtype=np.int32)
-    ids[:, 0] = 101
-    ids[:, -1] = 102
-    mask = np.ones((batch, seq), np.int32)
-    if batch > 1:
-        mask[0, seq - seq // 4 :] = 0
-        ids[0, seq - seq // 4 :] = 0
-    return {
-        "input_word_ids": ids,
-        "input_mask": mask,
-        "input_type_ids": np.zeros((batch, seq), np.int32),
-    }
-
-
 def _onnx_models(hf, shape: models.Shape, folder: pathlib.Path) -> dict[str, pathlib.Path]:
     """`hf` exported to ONNX (plain, BERT-fused, dynamic int8); {} without onnxruntime."""
     try:
@@ -181,13 +164,9 @@ def bench_model(name: str, shapes: list[tuple[int, int]], run: harness.Run) -> N
         sessions = {k: _ort_session(p) for k, p in _onnx_models(hf, shape, onnx_dir).items()}
 
     for batch, seq in shapes:
-        arrays = _inputs(batch, seq, shape.vocab)
+        arrays = harness.encoder_inputs(batch, seq, shape.vocab, pad_first_row=True)
         tf_inputs = {k: tf.constant(v) for k, v in arrays.items()}
-        pt_inputs = {
-            "input_ids": torch.from_numpy(arrays["input_word_ids"]).long(),
-            "attention_mask": torch.from_numpy(arrays["input_mask"]).long(),
-            "token_type_ids": torch.from_numpy(arrays["input_type_ids"]).long(),
-        }
+        pt_inputs = harness.torch_inputs(arrays)
         ort_inputs = {k: v.numpy() for k, v in pt_inputs.items()}
 
         def torch_fp32():

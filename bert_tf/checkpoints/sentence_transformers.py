@@ -25,12 +25,12 @@ True
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import pathlib
 from collections.abc import Mapping
 from typing import Any
 
+from bert_tf.checkpoints.json_files import read_json
 from bert_tf.errors import CheckpointError
 from bert_tf.interface import POOLING_MODES
 
@@ -161,22 +161,9 @@ def module_kind(type_name: str) -> str | None:
     return kind if kind in _MODULE_KINDS else None
 
 
-def _read_json(path: pathlib.Path, what: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as f:
-            value = json.load(f)
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot read the {what} ({e.strerror})") from None
-    except ValueError as e:
-        raise CheckpointError(f"{path}: the {what} is not valid JSON ({e})") from None
-    if not isinstance(value, (dict, list)):
-        raise CheckpointError(f"{path}: expected a JSON object, found {type(value).__name__}")
-    return value
-
-
 def _pooling(folder: pathlib.Path) -> tuple[tuple[str, ...], int, bool]:
     path = folder / "config.json"
-    config = _read_json(path, "Pooling config")
+    config = read_json(path, "Pooling config")
     if "pooling_mode" in config:
         # sentence-transformers 6: concatenated in the order given.
         mode = config["pooling_mode"]
@@ -197,7 +184,7 @@ def _pooling(folder: pathlib.Path) -> tuple[tuple[str, ...], int, bool]:
 
 def _dense(folder: pathlib.Path) -> DenseLayer:
     path = folder / "config.json"
-    config = _read_json(path, "Dense config")
+    config = read_json(path, "Dense config")
     activation_path = config.get("activation_function", "torch.nn.modules.activation.Tanh")
     activation = ACTIVATIONS.get(str(activation_path).rsplit(".", 1)[-1])
     if activation is None or not str(activation_path).startswith("torch."):
@@ -230,12 +217,12 @@ def _max_seq_length(folder: pathlib.Path, transformer_path: str) -> int | None:
     sub = folder / transformer_path
     for path in (sub / "sentence_bert_config.json", folder / "sentence_bert_config.json"):
         if path.is_file():
-            value = _read_json(path, "sentence-transformers config").get("max_seq_length")
+            value = read_json(path, "sentence-transformers config").get("max_seq_length")
             if isinstance(value, int) and value > 0:
                 return value
     path = sub / "tokenizer_config.json"
     if path.is_file():
-        value = _read_json(path, "tokenizer config").get("model_max_length")
+        value = read_json(path, "tokenizer config").get("model_max_length")
         # Hugging Face writes a huge sentinel (int(1e30)) for "no limit".
         if isinstance(value, int) and 0 < value < 1_000_000:
             return value
@@ -246,7 +233,7 @@ def _prompts(folder: pathlib.Path) -> tuple[dict[str, str], str | None]:
     path = folder / "config_sentence_transformers.json"
     if not path.is_file():
         return {}, None
-    config = _read_json(path, "sentence-transformers config")
+    config = read_json(path, "sentence-transformers config")
     prompts = config.get("prompts") or {}
     if not isinstance(prompts, dict) or not all(isinstance(v, str) for v in prompts.values()):
         raise CheckpointError(f"{path}: prompts: expected an object of strings, found {prompts!r}")
@@ -273,7 +260,7 @@ def read_pooling_stack(folder: str | os.PathLike) -> PoolingStack | None:
     modules_path = folder / MODULES_FILE
     if not modules_path.is_file():
         return None
-    modules = _read_json(modules_path, "module list")
+    modules = read_json(modules_path, "module list")
     if not isinstance(modules, list):
         raise CheckpointError(f"{modules_path}: expected a JSON list of modules")
     transformer_path = None

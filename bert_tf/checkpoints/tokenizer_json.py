@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import pathlib
 import tempfile
 
+from bert_tf.checkpoints.json_files import read_json
 from bert_tf.errors import CheckpointError
 
 TOKENIZER_JSON = "tokenizer.json"
@@ -50,13 +50,7 @@ def read_tokenizer_json(path: str | os.PathLike) -> TokenizerJson:
             `BertNormalizer`, or ids that are not 0..n-1.
     """
     path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot read ({e.strerror})") from None
-    except ValueError as e:
-        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    data = read_json(path, "tokenizer")
     model = data.get("model") if isinstance(data, dict) else None
     kind = model.get("type") if isinstance(model, dict) else None
     if kind != "WordPiece":
