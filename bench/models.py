@@ -8,7 +8,7 @@
 
 Files live under `$BERT_TF_BENCH_CACHE` (default `~/.cache/bert_tf_bench`).
 An export is reused only while it is newer than every source file of
-`bert_tf/`, `preprocess/` and `export/`, so a code change re-exports.
+`bert_tf/`, `preprocess/`, `export/`, `embedding/` and `configs/`, so a code change re-exports.
 """
 
 from __future__ import annotations

@@ -2,10 +2,11 @@
 
 One graph holds the whole sentence-transformers pipeline: the prompt (when
 one is named) prepended to each text, tokenization (the export's tf-text
-tokenizer), truncation to `max_seq_length`, `[CLS] ... [SEP]` packed and padded
-to the batch's longest text, the encoder's last layer, then `EmbeddingHead`
-(pooling, Dense layers, Normalize; `bert_tf.embedding.pooling`). Its root
-object:
+tokenizer), truncation to `max_seq_length`, the texts sorted by length and run
+in chunks of about `CHUNK_TOKENS` padded tokens, each `[CLS] ... [SEP]` packed and padded to its own
+longest text, the encoder's last layer, then `EmbeddingHead` (pooling, Dense
+layers, Normalize; `bert_tf.embedding.pooling`), the vectors back in input
+order. Its root object:
 
 - `__call__(texts, prompt_name=None)`: string `[batch]` -> float32
   `[batch, dim]`; `prompt_name` is None (the default prompt, if any) or one of
@@ -35,6 +36,10 @@ from bert_tf.embedding.pooling import EmbeddingHead
 
 _STRINGS_SPEC = tf.TensorSpec([None], tf.string)
 
+# Padded tokens per encoder run inside one call (see `EmbeddingModel._embed`);
+# bench/experiments/embedding_chunks.py measures the choice.
+CHUNK_TOKENS = 512
+
 
 def prompt_signature(name: str) -> str:
     """The signature (and attribute) name of prompt `name`: `prompt_<name>`, made a Python name.
@@ -54,10 +59,21 @@ class EmbeddingModel(tf.Module):
         encoder: the tf_keras encoder (dict in, dict out).
         head: the `EmbeddingHead` (its stack names the prompts and `max_seq_length`).
         max_seq_length: tokens per text, `[CLS]` and `[SEP]` included.
+        chunk_tokens: padded tokens per encoder run within one call (texts sorted by
+            length; a text longer than this runs alone).
     """
 
-    def __init__(self, tokenize, special_tokens, encoder, head: EmbeddingHead, max_seq_length):
+    def __init__(
+        self,
+        tokenize,
+        special_tokens,
+        encoder,
+        head: EmbeddingHead,
+        max_seq_length,
+        chunk_tokens: int = CHUNK_TOKENS,
+    ):
         super().__init__(name="embedding")
+        self.chunk_tokens = int(chunk_tokens)
         self.tokenize = tokenize
         self.head = head
         self.encoder_variables = list(encoder.variables)
@@ -94,11 +110,15 @@ class EmbeddingModel(tf.Module):
             )
         return prompt_name
 
-    def _pack(self, texts, prompt_name):
+    def _pieces(self, texts, prompt_name) -> tf.RaggedTensor:
+        """Each text's wordpiece ids (prompt prepended), truncated for `[CLS]` and `[SEP]`."""
         name = self._prompt(prompt_name)
         if name is not None and self._prompts[name]:
             texts = tf.strings.join([self._prompts[name], texts])
-        pieces = self.tokenize(texts).merge_dims(1, 2)[:, : self.max_seq_length - 2]
+        return self.tokenize(texts).merge_dims(1, 2)[:, : self.max_seq_length - 2]
+
+    def _pack_pieces(self, pieces: tf.RaggedTensor) -> dict[str, tf.Tensor]:
+        """`[CLS] pieces [SEP]`, padded to the longest row: the int32 encoder inputs."""
         rows = pieces.nrows()
         ends = [
             tf.RaggedTensor.from_tensor(tf.fill([rows, 1], tf.constant(token, pieces.dtype)))
@@ -113,12 +133,45 @@ class EmbeddingModel(tf.Module):
             interface.INPUT_TYPE_IDS: tf.zeros_like(word_ids),
         }
 
+    def _pack(self, texts, prompt_name):
+        return self._pack_pieces(self._pieces(texts, prompt_name))
+
     def _embed(self, texts, prompt_name):
-        inputs = self._pack(texts, prompt_name)
+        # A request mixes short and long texts, and one padded batch costs what its
+        # longest text costs for every row. So the rows are sorted by length and run in
+        # chunks of about `chunk_tokens` padded tokens, each padded to its own longest
+        # (few rows of long texts, many of short ones): what `bert_tf.embed` does across
+        # a corpus, here within one call. Padding is masked out, so the vectors are those
+        # of one padded batch, to float rounding.
+        pieces = self._pieces(texts, prompt_name)
         name = self._prompt(prompt_name)
         prompt_length = 0 if name is None else self._prompt_lengths[name]
-        sequence = self.encode(inputs)
-        return self.head(sequence, inputs[interface.INPUT_MASK], prompt_length)
+        order = tf.argsort(pieces.row_lengths(), direction="DESCENDING", stable=True)
+        pieces = tf.gather(pieces, order)
+        longest = tf.cast(pieces.row_lengths(), tf.int32) + 2  # [CLS] and [SEP]
+        rows = tf.shape(order)[0]
+
+        def chunk(index, start, vectors):
+            end = tf.minimum(rows, start + tf.maximum(1, self.chunk_tokens // longest[start]))
+            inputs = self._pack_pieces(pieces[start:end])
+            sequence = self.encode(inputs)
+            pooled = self.head(sequence, inputs[interface.INPUT_MASK], prompt_length)
+            return index + 1, end, vectors.write(index, pooled)
+
+        chunks = tf.TensorArray(
+            tf.float32,
+            size=0,
+            dynamic_size=True,
+            infer_shape=False,
+            element_shape=[None, self.head.stack.output_dimension],
+        )
+        _, _, chunks = tf.while_loop(
+            lambda index, start, _: start < rows,
+            chunk,
+            (tf.constant(0), tf.constant(0), chunks),
+            parallel_iterations=1,
+        )
+        return tf.gather(chunks.concat(), tf.math.invert_permutation(order))
 
     @tf.function(autograph=False)
     def __call__(self, texts, prompt_name=None):
