@@ -19,10 +19,10 @@ for those tasks the pooler is loaded when present (google's `run_squad.py`
 saves one) and otherwise keeps its zero start, logged as missing (the
 encoder's `pooled_output`, which the head does not read, is then all zeros).
 
->>> detect_task({"output_weights": (3, 8)}, "google")
+>>> detect_task({"output_weights": (3, 8), "output_bias": (3,)}, "google")
 'classifier'
->>> detect_task({"qa_outputs.weight": (2, 8)}, "huggingface", ["BertForQuestionAnswering"])
-'question_answerer'
+>>> detect_task({"classifier.weight": (9, 8)}, "huggingface", ["BertForTokenClassification"])
+'token_classifier'
 """
 
 from __future__ import annotations
