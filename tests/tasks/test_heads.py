@@ -105,6 +105,7 @@ def test_hf_head_matches_transformers(tmp_path, inputs, architecture, task, num_
     diff = np.max(
         np.abs(_logits(model, inputs) - _reference_logits(reference, architecture, inputs))
     )
+    print(f"{architecture} max abs diff {diff:.2e}")
     assert diff <= factory.PARITY_ATOL
 
 
