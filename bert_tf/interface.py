@@ -44,6 +44,12 @@ ENCODER_DIR = "encoder"
 PREPROCESS_DIR = "preprocess"
 EMBEDDING_DIR = "embedding"
 MODEL_CARD = "README.md"
+# Task folders (strings in, task outputs out; `bert_tf.tasks`), one per fine-tuned head.
+CLASSIFIER_DIR = "classifier"
+TOKEN_CLASSIFIER_DIR = "token_classifier"
+QUESTION_ANSWERER_DIR = "question_answerer"
+MULTIPLE_CHOICE_DIR = "multiple_choice"
+TASK_DIRS = (CLASSIFIER_DIR, TOKEN_CLASSIFIER_DIR, QUESTION_ANSWERER_DIR, MULTIPLE_CHOICE_DIR)
 # The metadata lives beside the encoder SavedModel, where TF Serving allows extra files.
 METADATA_PATH = ("encoder", "assets.extra", "bert_tf_export.json")
 SAVED_MODEL_FILE = "saved_model.pb"

@@ -28,7 +28,7 @@ import tensorflow as tf
 from absl import logging
 
 from bert_tf.checkpoints.report import LoadReport, Mismatch
-from bert_tf.checkpoints.targets import Slot
+from bert_tf.checkpoints.targets import GROUPS, Slot
 from bert_tf.errors import CheckpointError, CheckpointMismatchError
 
 
@@ -125,12 +125,13 @@ def load(reader: Reader, fmt: Format, slots: dict[str, Slot], num_layers: int) -
 
     claimed: set[str] = set()
     steps: list[_Step] = []
-    found_by_group = {"encoder": 0, "mlm": 0, "nsp": 0}
-    rules_by_group = {"encoder": 0, "mlm": 0, "nsp": 0}
+    found_by_group = {group: 0 for group in GROUPS}
+    rules_by_group = {group: 0 for group in GROUPS}
     missing_heads: dict[str, list[str]] = {"mlm": [], "nsp": []}
     unused_heads: list[str] = []
     for rule in expand(fmt.rules, num_layers):
-        group = rule.target.split("/")[0] if rule.target.startswith(("mlm/", "nsp/")) else "encoder"
+        group = rule.target.split("/")[0]
+        group = group if group in GROUPS else "encoder"
         rules_by_group[group] += 1
         present = [s for s in rule.sources if s in by_canonical]
         claimed.update(present)
@@ -146,7 +147,7 @@ def load(reader: Reader, fmt: Format, slots: dict[str, Slot], num_layers: int) -
             continue
         if not present:
             report.missing.append(rule.target)
-            if group != "encoder":
+            if group in missing_heads:
                 missing_heads[group].append(rule.target)
             continue
         source = by_canonical[present[0]]
@@ -287,7 +288,8 @@ def _raise_for_problems(
             f"num_layers={num_layers}",
             len(extra_layers),
         )
-    missing_encoder = [s for s in report.missing if slots[s].group == "encoder"]
+    # A task head is as required as the encoder: a task model without it is random.
+    missing_encoder = [s for s in report.missing if slots[s].group in ("encoder", "task")]
     if missing_encoder:
         rule = next(r for r in expand(fmt.rules, num_layers) if r.target == missing_encoder[0])
         fail(

@@ -30,7 +30,8 @@ import dataclasses
 import tensorflow as tf
 import tf_keras
 
-GROUPS = ("encoder", "mlm", "nsp")
+# `task`: a fine-tuned task head (`bert_tf.tasks.heads`), slots `task/kernel`, `task/bias`.
+GROUPS = ("encoder", "mlm", "nsp", "task")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,7 +41,8 @@ class Slot:
     Attributes:
         variable: the model's variable.
         flat_shape: its shape as stored in a checkpoint (head axes merged).
-        group: "encoder", "mlm" or "nsp".
+        group: one of `GROUPS`, or "optional" (missing is no error:
+            the pooler of a task model whose head does not read it).
     """
 
     variable: tf.Variable
