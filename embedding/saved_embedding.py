@@ -3,10 +3,10 @@
 One graph holds the whole sentence-transformers pipeline: the prompt (when
 one is named) prepended to each text, tokenization (the export's tf-text
 tokenizer), truncation to `max_seq_length`, the texts sorted by length and run
-in chunks of about `CHUNK_TOKENS` padded tokens, each `[CLS] ... [SEP]` packed and padded to its own
-longest text, the encoder's last layer, then `EmbeddingHead` (pooling, Dense
-layers, Normalize; `bert_tf.embedding.pooling`), the vectors back in input
-order. Its root object:
+in chunks of about `CHUNK_TOKENS` padded tokens (each `[CLS] ... [SEP]` packed
+and padded to its own longest text), the encoder's last layer, then
+`EmbeddingHead` (pooling, Dense layers, Normalize; `bert_tf.embedding.pooling`),
+the vectors back in input order. Its root object:
 
 - `__call__(texts, prompt_name=None)`: string `[batch]` -> float32
   `[batch, dim]`; `prompt_name` is None (the default prompt, if any) or one of
@@ -146,9 +146,10 @@ class EmbeddingModel(tf.Module):
         pieces = self._pieces(texts, prompt_name)
         name = self._prompt(prompt_name)
         prompt_length = 0 if name is None else self._prompt_lengths[name]
-        order = tf.argsort(pieces.row_lengths(), direction="DESCENDING", stable=True)
+        lengths = tf.cast(pieces.row_lengths(), tf.int32) + 2  # [CLS] and [SEP]
+        order = tf.argsort(lengths, direction="DESCENDING", stable=True)
         pieces = tf.gather(pieces, order)
-        longest = tf.cast(pieces.row_lengths(), tf.int32) + 2  # [CLS] and [SEP]
+        longest = tf.gather(lengths, order)  # a chunk's first row is its longest
         rows = tf.shape(order)[0]
 
         def chunk(index, start, vectors):

@@ -34,10 +34,10 @@ import tensorflow as tf
 import tf_keras
 
 from bert_tf import interface, layers
-from bert_tf.checkpoints import google, huggingface, tables
+from bert_tf.checkpoints import FORMATS, tables
 from bert_tf.checkpoints.files import CheckpointFiles
 from bert_tf.checkpoints.report import LoadReport
-from bert_tf.checkpoints.targets import Slot, model_slots
+from bert_tf.checkpoints.targets import OPTIONAL, Slot, model_slots
 from bert_tf.config import BertConfig
 from bert_tf.encoder import BertEncoder, encoder_inputs
 from bert_tf.errors import CheckpointError
@@ -55,9 +55,6 @@ HF_ARCHITECTURES = {
     "BertForQuestionAnswering": QUESTION_ANSWERER,
     "BertForMultipleChoice": MULTIPLE_CHOICE,
 }
-
-# The slot group of weights loaded when present and left at their start otherwise.
-OPTIONAL = "optional"
 
 # Tasks whose head reads `sequence_output` (HF builds them without a pooler).
 SEQUENCE_TASKS = (TOKEN_CLASSIFIER, QUESTION_ANSWERER)
@@ -88,8 +85,6 @@ HEAD_RULES: dict[tuple[str, str], tuple[tables.Rule, ...]] = {
     ("google", QUESTION_ANSWERER): _google_output("cls/squad/"),
 }
 
-_FORMATS = {"google": google.FORMAT, "huggingface": huggingface.FORMAT}
-
 
 def _head_names(fmt: str, task: str) -> tuple[str, ...]:
     return tuple(source for rule in HEAD_RULES[(fmt, task)] for source in rule.sources)
@@ -113,7 +108,7 @@ def detect_task(
         CheckpointError: an unknown `task`, a `task` this format has no head
             for, no task head in the checkpoint, or several possible tasks.
     """
-    canonical = {_FORMATS[fmt].canonical_name(name) for name in shapes}
+    canonical = {FORMATS[fmt].canonical_name(name) for name in shapes}
     if task is not None:
         if task not in TASKS:
             raise CheckpointError(f"--task: expected one of {', '.join(TASKS)}, found {task!r}")
@@ -180,7 +175,7 @@ def labels_for(
         return TaskHead(task, tuple(labels))
     if id2label:
         return TaskHead(task, tuple(id2label[k] for k in sorted(id2label, key=int)))
-    by_canonical = {_FORMATS[fmt].canonical_name(n): n for n in shapes}
+    by_canonical = {FORMATS[fmt].canonical_name(n): n for n in shapes}
     kernel = HEAD_RULES[(fmt, task)][0].sources[0]
     count = shapes[by_canonical[kernel]][0] if kernel in by_canonical else 0
     return TaskHead(task, tuple(f"LABEL_{i}" for i in range(count)))
@@ -235,7 +230,7 @@ def load_task_checkpoint(
             missing or mis-shaped head (for example a `--labels` count that
             differs from the checkpoint's).
     """
-    fmt = _FORMATS[files.format]
+    fmt = FORMATS[files.format]
     with_head = dataclasses.replace(fmt, rules=fmt.rules + HEAD_RULES[(files.format, task)])
     slots = task_slots(encoder, task_model, task)
     return tables.load(reader, with_head, slots, num_layers=len(encoder.transformer_layers))

@@ -3,8 +3,8 @@
 Builds `EmbeddingModel`s over the MiniLM export's own encoder, preprocessing and
 stack with different `chunk_tokens` and times them interleaved on consecutive
 batches of the benchmark corpus (what a server receives), vectors checked
-against the unsorted single-batch model (`chunk_rows` = batch size, unsorted
-is not offered: sorting one chunk changes nothing).
+against the last variant (by default a budget no call reaches: one sorted,
+unchunked batch, what the export did before chunking).
 
 Run:
   .venv/bin/python -m bench.experiments.embedding_chunks --lines=1000

@@ -19,6 +19,9 @@ from bert_tf.checkpoints.files import CheckpointFiles, find_checkpoint
 from bert_tf.checkpoints.report import LoadReport, Mismatch
 from bert_tf.checkpoints.targets import model_slots
 
+# `CheckpointFiles.format` -> its name table.
+FORMATS = {"google": google.FORMAT, "huggingface": huggingface.FORMAT}
+
 __all__ = [
     "CheckpointFiles",
     "LoadReport",
@@ -78,7 +81,7 @@ def load_checkpoint(
         if isinstance(files_or_path, CheckpointFiles)
         else find_checkpoint(files_or_path)
     )
-    fmt = google.FORMAT if files.format == "google" else huggingface.FORMAT
+    fmt = FORMATS[files.format]
     reader = open_reader(files)
     slots = model_slots(encoder, mlm_model=mlm_model, nsp_model=nsp_model)
     return tables.load(reader, fmt, slots, num_layers=len(encoder.transformer_layers))

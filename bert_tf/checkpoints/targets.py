@@ -32,6 +32,8 @@ import tf_keras
 
 # `task`: a fine-tuned task head (`bert_tf.tasks.heads`), slots `task/kernel`, `task/bias`.
 GROUPS = ("encoder", "mlm", "nsp", "task")
+# The group of slots loaded when present and left at their start otherwise.
+OPTIONAL = "optional"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +43,7 @@ class Slot:
     Attributes:
         variable: the model's variable.
         flat_shape: its shape as stored in a checkpoint (head axes merged).
-        group: one of `GROUPS`, or "optional" (missing is no error:
+        group: one of `GROUPS`, or `OPTIONAL` (missing is no error:
             the pooler of a task model whose head does not read it).
     """
 
