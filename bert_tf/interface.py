@@ -275,6 +275,14 @@ class VerificationInfo:
             the mask-aware mean-pooled `sequence_output` to the float32 model's
             (None in exports written before it was measured).
         cosine_gate: the smallest `min_cosine` the export accepted.
+        bfloat16_rounding: for a bfloat16 encoder, how the exporting host's
+            TensorFlow CPU MatMul rounded its bfloat16 results: "nearest" (as
+            bfloat16 hardware and XLA do) or "toward_zero" (CPUs without
+            bfloat16 instructions; `cosine_gate` is then the lower gate for that
+            rounding); None for float32.
+        xla_min_cosine: with "toward_zero" rounding, `min_cosine` of an
+            XLA-compiled run of the saved `__call__` (rounds to nearest); else None.
+        xla_cosine_gate: the smallest `xla_min_cosine` the export accepted.
     """
 
     texts: int
@@ -287,6 +295,9 @@ class VerificationInfo:
     relative_tolerance: float = 1e-4
     min_cosine: float | None = None
     cosine_gate: float | None = None
+    bfloat16_rounding: str | None = None
+    xla_min_cosine: float | None = None
+    xla_cosine_gate: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,10 +3,10 @@
 All layers are `tf_keras` (Keras 2) layers with explicit sub-layer names and a
 `get_config` that mirrors `__init__`. Shapes are dynamic in batch and sequence
 length and nothing depends on Python-side shapes, so the encoder compiles with
-XLA. Projections are `EinsumDense` layers whose kernels keep the head axis
-(`[hidden, num_heads, head_size]`); queries, keys and values come out
-heads-first (`[batch, heads, seq, head_size]`), so the attention products are
-plain batched matmuls with no transpose between them.
+XLA. The attention projections' kernels keep the head axis
+(`[hidden, num_heads, head_size]`) and run as 2-D matmuls; queries, keys and
+values come out heads-first (`[batch, heads, seq, head_size]`), so the
+attention products are plain batched matmuls.
 
 Dropout is active only when the layer is called with `training=True`.
 
@@ -213,6 +213,100 @@ class AttentionMask(tf_keras.layers.Layer):
         return (1.0 - mask)[:, tf.newaxis, tf.newaxis, :] * self.LARGE_NEGATIVE
 
 
+class _HeadsDense(tf_keras.layers.Layer):
+    """A dense projection between `[batch, seq, hidden]` and attention heads, as one 2-D MatMul.
+
+    The kernel keeps the head axis (the layout the checkpoint name tables fill)
+    and is reshaped to 2-D in the graph. Not an einsum: TensorFlow's CPU Einsum
+    kernel for bfloat16 (where oneDNN has no bfloat16 kernels, CPUs without
+    AVX512) is ~20x slower than MatMul and rounds its partial sums to bfloat16;
+    MatMul + BiasAdd accumulate in float32 and are what oneDNN fuses.
+    """
+
+    def __init__(
+        self,
+        hidden_size: int,
+        num_heads: int,
+        initializer_range: float,
+        initialize: bool = True,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.hidden_size = hidden_size
+        self.num_heads = num_heads
+        self.initializer_range = initializer_range
+        self.initialize = initialize
+        self.head_size = hidden_size // num_heads
+
+    def _add_weights(self, kernel_shape, bias_shape):
+        self.kernel = self.add_weight(
+            "kernel",
+            shape=kernel_shape,
+            initializer=initializer(self.initializer_range, self.initialize),
+        )
+        self.bias = self.add_weight("bias", shape=bias_shape, initializer="zeros")
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            hidden_size=self.hidden_size,
+            num_heads=self.num_heads,
+            initializer_range=self.initializer_range,
+            initialize=self.initialize,
+        )
+        return config
+
+
+@tf_keras.saving.register_keras_serializable(package="bert_tf")
+class SplitHeadsDense(_HeadsDense):
+    """The query, key or value projection, heads first.
+
+    Call: `[batch, seq, hidden]` -> `[batch, heads, seq, head_size]`.
+
+    Attributes:
+        kernel: `[hidden, heads, head_size]`.
+        bias: `[heads, 1, head_size]`.
+    """
+
+    def build(self, input_shape):
+        self._add_weights(
+            [self.hidden_size, self.num_heads, self.head_size], [self.num_heads, 1, self.head_size]
+        )
+        super().build(input_shape)
+
+    def call(self, x):
+        batch, seq = tf.shape(x)[0], tf.shape(x)[1]
+        y = tf.matmul(
+            tf.reshape(x, [-1, self.hidden_size]), tf.reshape(self.kernel, [self.hidden_size, -1])
+        )
+        y = tf.nn.bias_add(y, tf.reshape(self.bias, [-1]))  # [batch * seq, heads * head_size]
+        y = tf.reshape(y, [batch, seq, self.num_heads, self.head_size])
+        return tf.transpose(y, [0, 2, 1, 3])
+
+
+@tf_keras.saving.register_keras_serializable(package="bert_tf")
+class MergeHeadsDense(_HeadsDense):
+    """The attention output projection from the heads back to the hidden size.
+
+    Call: `[batch, heads, seq, head_size]` -> `[batch, seq, hidden]`.
+
+    Attributes:
+        kernel: `[heads, head_size, hidden]`.
+        bias: `[hidden]`.
+    """
+
+    def build(self, input_shape):
+        self._add_weights([self.num_heads, self.head_size, self.hidden_size], [self.hidden_size])
+        super().build(input_shape)
+
+    def call(self, x):
+        batch, seq = tf.shape(x)[0], tf.shape(x)[2]
+        x = tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [-1, self.hidden_size])
+        y = tf.matmul(x, tf.reshape(self.kernel, [-1, self.hidden_size]))
+        y = tf.nn.bias_add(y, self.bias)  # [batch * seq, hidden]
+        return tf.reshape(y, [batch, seq, self.hidden_size])
+
+
 @tf_keras.saving.register_keras_serializable(package="bert_tf")
 class TransformerBlock(tf_keras.layers.Layer):
     """One post-LayerNorm BERT block: self-attention, then feed-forward.
@@ -225,9 +319,9 @@ class TransformerBlock(tf_keras.layers.Layer):
     the residual sums and LayerNorm stay in the variable dtype (float32).
 
     Attributes (the weights the checkpoint readers fill):
-        query, key, value: `EinsumDense`, kernel `[hidden, heads, head_size]`,
+        query, key, value: `SplitHeadsDense`, kernel `[hidden, heads, head_size]`,
             bias `[heads, 1, head_size]`; outputs `[batch, heads, seq, head_size]`.
-        attention_output: `EinsumDense`, kernel `[heads, head_size, hidden]`.
+        attention_output: `MergeHeadsDense`, kernel `[heads, head_size, hidden]`.
         attention_layer_norm, output_layer_norm: `LayerNorm`.
         intermediate: `Dense` `[hidden, intermediate]` (activation applied after).
         output_dense: `Dense` `[intermediate, hidden]`.
@@ -267,25 +361,19 @@ class TransformerBlock(tf_keras.layers.Layer):
         head_size = hidden_size // num_heads
         self._scale = 1.0 / math.sqrt(head_size)
 
-        def projection(name):
-            return tf_keras.layers.EinsumDense(
-                "bsh,hnd->bnsd",
-                output_shape=(num_heads, None, head_size),
-                bias_axes="nd",
-                kernel_initializer=initializer(initializer_range, initialize),
+        def projection(layer, name):
+            return layer(
+                hidden_size,
+                num_heads,
+                initializer_range,
+                initialize,
                 name=name,
             )
 
-        self.query = projection("query")
-        self.key = projection("key")
-        self.value = projection("value")
-        self.attention_output = tf_keras.layers.EinsumDense(
-            "bnsd,ndh->bsh",
-            output_shape=(None, hidden_size),
-            bias_axes="h",
-            kernel_initializer=initializer(initializer_range, initialize),
-            name="attention_output",
-        )
+        self.query = projection(SplitHeadsDense, "query")
+        self.key = projection(SplitHeadsDense, "key")
+        self.value = projection(SplitHeadsDense, "value")
+        self.attention_output = projection(MergeHeadsDense, "attention_output")
         self.attention_probs_dropout = tf_keras.layers.Dropout(
             attention_dropout, name="attention_probs_dropout"
         )

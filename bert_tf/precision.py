@@ -19,6 +19,7 @@ Imports no TensorFlow at module level (the CLI's `--help` stays fast).
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
 
 FLOAT32 = "float32"
@@ -54,3 +55,27 @@ def policy_scope(precision: str) -> Iterator[None]:
         yield
     finally:
         tf_keras.mixed_precision.set_global_policy(previous)
+
+
+NEAREST = "nearest"
+TOWARD_ZERO = "toward_zero"
+
+
+@functools.cache
+def host_bfloat16_matmul_rounding() -> str:
+    """How this host's TensorFlow CPU `MatMul` rounds its bfloat16 results: `NEAREST` or `TOWARD_ZERO`.
+
+    bfloat16 hardware (oneDNN's AVX512_BF16 / AMX kernels, GPUs, TPUs) and XLA
+    accumulate in float32 and round the result to nearest. On CPUs without
+    bfloat16 instructions TensorFlow's own MatMul kernel truncates the float32
+    result instead, which biases every activation toward zero (and runs slower
+    than float32 there). A product whose exact value lies above the halfway
+    point between two bfloat16 numbers tells the two apart.
+    """
+    import tensorflow as tf
+
+    with tf.device("/CPU:0"):
+        # (1 + 11/128)**2 = 1 + 22.945/128: nearest gives 1 + 23/128, truncation 1 + 22/128.
+        value = tf.eye(64, dtype=tf.bfloat16) * tf.constant(1 + 11 / 128, tf.bfloat16)
+        product = float(tf.matmul(value, value)[0, 0])
+    return NEAREST if product == 1 + 23 / 128 else TOWARD_ZERO

@@ -66,6 +66,20 @@ feed-forward matmuls compute in {metadata.precision}; the variables (what fine-t
 updates), the embeddings, the residual stream, LayerNorm, the softmax and every
 output are float32. The figures above compare it with the float32 model built from
 the same checkpoint, and the gate it passed is {metadata.precision}'s: {gate}.
+{_rounding(verification)}"""
+
+
+def _rounding(verification: interface.VerificationInfo) -> str:
+    """Why a bfloat16 export verified on a host whose MatMul truncates passed a lower gate."""
+    if verification.xla_min_cosine is None:
+        return ""
+    return f"""
+The exporting host's TensorFlow CPU MatMul rounds bfloat16 results toward zero
+(a CPU without bfloat16 instructions, where bfloat16 also runs slower than
+float32), which biases activations; the gate above is the one for that
+rounding. The same graph XLA-compiled, which rounds to nearest as bfloat16
+hardware does, met cosine >= {verification.xla_cosine_gate} (measured: at least
+{verification.xla_min_cosine:.6f}).
 """
 
 

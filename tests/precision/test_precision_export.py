@@ -20,6 +20,7 @@ import tensorflow as tf
 
 import bert_tf.cli.export as export_cli
 from bert_tf import interface
+from bert_tf import precision as precisions
 from bert_tf.export import model_card, verify
 
 with warnings.catch_warnings():
@@ -104,7 +105,7 @@ def test_outputs_float32_and_within_the_gate_of_pytorch(tiny_exports, tiny_check
     found = encoder(tensors, training=False)
     served = encoder.signatures["serving_default"](**tensors)
     found_mlm = encoder.mlm({**tensors, "masked_lm_positions": tf.constant(positions)})
-    gate = verify.GATES["bfloat16"]
+    gate = verify.host_gate("bfloat16")
     pairs = [
         ("sequence_output", found["sequence_output"], expected["sequence_output"]),
         ("pooled_output", found["pooled_output"], expected["pooled_output"]),
@@ -133,9 +134,15 @@ def test_metadata_and_model_card(tiny_exports):
     assert meta.precision == ver.precision == "bfloat16"
     # bfloat16 on CPU runs faster without XLA: the serving signatures are not compiled.
     assert meta.serving_jit_compile is False
-    assert ver.cosine_gate == verify.GATES["bfloat16"].min_cosine
-    assert ver.relative_tolerance == verify.GATES["bfloat16"].relative_tolerance
+    gate = verify.host_gate("bfloat16")
+    assert ver.cosine_gate == gate.min_cosine and ver.relative_tolerance == gate.relative_tolerance
     assert ver.cosine_gate <= ver.min_cosine < 1.0
+    assert ver.bfloat16_rounding == precisions.host_bfloat16_matmul_rounding()
+    if ver.bfloat16_rounding == "toward_zero":
+        assert gate is verify.TOWARD_ZERO_BFLOAT16_GATE
+        assert ver.xla_cosine_gate == verify.GATES["bfloat16"].min_cosine <= ver.xla_min_cosine
+    else:
+        assert gate is verify.GATES["bfloat16"] and ver.xla_min_cosine is None
     assert set(ver.max_abs_diff) == {"__call__", "serving_default", "tokens", "mlm"}
     # max_abs_output is the largest encoder output: no encoder endpoint may exceed its bound.
     bound = ver.relative_tolerance * max(1.0, ver.max_abs_output)
@@ -145,9 +152,11 @@ def test_metadata_and_model_card(tiny_exports):
     card = (tiny_exports["bfloat16"] / "README.md").read_text()
     assert "Precision: bfloat16." in card
     assert f"cosine >= {ver.cosine_gate}" in card and f"{ver.min_cosine:.6f}" in card
+    assert ("rounds bfloat16 results toward zero" in card) == (ver.xla_min_cosine is not None)
     meta32 = interface.read_metadata(tiny_exports["float32"])
     assert meta32.precision == "float32" and meta32.serving_jit_compile is True
     assert meta32.verification.min_cosine > 0.99999
+    assert meta32.verification.bfloat16_rounding is None
     assert max(meta32.verification.max_abs_diff.values()) < 1e-4
 
 
@@ -209,6 +218,20 @@ def test_help_names_the_precisions():
     assert "Default: 'float32'." in text
 
 
+def test_host_rounding_probe_matches_a_large_matmul():
+    """The probe's answer is how a [256, 384] x [384, 384] bfloat16 MatMul rounds."""
+    rng = np.random.default_rng(0)
+    a, b = (tf.cast(rng.normal(size=shape), tf.bfloat16) for shape in ((256, 384), (384, 384)))
+    exact = tf.matmul(tf.cast(a, tf.float32), tf.cast(b, tf.float32)).numpy()
+    found = tf.cast(tf.matmul(a, b), tf.float32).numpy()
+    nearest = tf.cast(tf.cast(exact, tf.bfloat16), tf.float32).numpy()
+    truncated = (exact.view(np.int32) & np.int32(-65536)).view(np.float32)
+    rounding = precisions.host_bfloat16_matmul_rounding()
+    # Float32 accumulation order may differ in the last bit: compare the bulk.
+    assert np.mean(found == (nearest if rounding == "nearest" else truncated)) > 0.99
+    assert np.mean(nearest != truncated) > 0.3  # The two roundings do differ here.
+
+
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_gate_catches_a_wrong_encoder(precision):
     """The cosine and tolerance of each gate reject a shuffled-token sequence_output."""
@@ -219,3 +242,4 @@ def test_gate_catches_a_wrong_encoder(precision):
     assert np.max(np.abs(wrong - want)) > verify.tolerance(want, precision)
     cos = verify.cosine(verify.mean_pooled(wrong, mask), verify.mean_pooled(want, mask))
     assert np.min(cos) < verify.GATES[precision].min_cosine
+    assert np.min(cos) < verify.TOWARD_ZERO_BFLOAT16_GATE.min_cosine
