@@ -44,6 +44,11 @@ or a Cloud TPU:
   bert-tf-finetune ... --strategy=multi_worker
   bert-tf-finetune ... --strategy=tpu --tpu=my-tpu-name
 
+The same run in Keras 3 (the classifier built on `bert_tf.keras3`'s
+`EncoderLayer`; same data, recipe, checkpoints, resume and `classifier/`):
+
+  bert-tf-finetune ... --keras=3
+
 Three segments (premise + hypothesis + context): a plain TSV with three text
 columns before the label, and --segment_names=premise,hypothesis,context; the
 exported signature then takes the three names.
@@ -122,6 +127,13 @@ FLAGS = (
     ),
     Flag("checkpoint_every", int, "Save a checkpoint every this many steps.", lower_bound=1),
     Flag("progress", bool, "Show a progress bar.", default=True),
+    Flag(
+        "keras",
+        "enum",
+        "Keras of the classifier: 2 (hub.KerasLayer, tf_keras) or 3 (bert_tf.keras3 layers).",
+        default="2",
+        choices=("2", "3"),
+    ),
 )
 
 
@@ -145,6 +157,7 @@ def main(args) -> int:
         segment_names=tuple(args.segment_names),
         labels=tuple(args.labels),
         progress=args.progress,
+        keras=int(args.keras),
     )
     result = finetune_nli(
         args.export_dir,

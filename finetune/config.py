@@ -14,6 +14,7 @@ from bert_tf.errors import BertTfError
 
 MIXED_PRECISION = ("none", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+KERAS_VERSIONS = (2, 3)
 DEFAULT_LABELS: tuple[str, ...] = ("entailment", "neutral", "contradiction")
 DEFAULT_SEGMENTS: tuple[str, ...] = ("premise", "hypothesis")
 # Epochs when neither `epochs` nor `steps` is given (the CLI's default).
@@ -54,6 +55,8 @@ class TrainConfig:
       segment_names: names of the text segments, in packing order.
       labels: class names; the classifier's outputs follow this order.
       progress: show a progress bar.
+      keras: 2 builds the classifier on `hub.KerasLayer` (tf_keras), 3 on the
+        Keras 3 layers of `bert_tf.keras3`; same recipe, loop and outputs.
     """
 
     seq_length: int = 128
@@ -73,6 +76,7 @@ class TrainConfig:
     segment_names: tuple[str, ...] = DEFAULT_SEGMENTS
     labels: tuple[str, ...] = DEFAULT_LABELS
     progress: bool = True
+    keras: int = 2
 
     def __post_init__(self):
         positive = ("seq_length", "batch_size", "checkpoint_every", "max_checkpoints")
@@ -89,6 +93,8 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise TrainingError(f"{name}: expected a positive integer, found {value}")
+        if self.keras not in KERAS_VERSIONS:
+            raise TrainingError(f"keras: expected 2 or 3, found {self.keras!r}")
         if self.mixed_precision not in MIXED_PRECISION:
             raise TrainingError(
                 f"mixed_precision: expected one of {', '.join(MIXED_PRECISION)}, found {self.mixed_precision!r}"
@@ -129,4 +135,5 @@ RESUME_KEYS = (
     "seed",
     "segment_names",
     "labels",
+    "keras",
 )

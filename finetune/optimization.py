@@ -22,6 +22,33 @@ import tf_keras
 NO_DECAY_NAMES = ("layer_norm", "layernorm", "LayerNorm", "bias", "beta", "gamma")
 
 
+def check_schedule(warmup_steps: int, total_steps: int) -> None:
+    """Raises ValueError unless `0 <= warmup_steps <= total_steps` and `total_steps > 0`."""
+    if total_steps <= 0 or not 0 <= warmup_steps <= total_steps:
+        raise ValueError(
+            f"WarmupLinearDecay: expected 0 <= warmup_steps <= total_steps and "
+            f"total_steps > 0, found warmup_steps={warmup_steps}, total_steps={total_steps}"
+        )
+
+
+def warmup_steps(warmup_fraction: float, total_steps: int) -> int:
+    """The warmup steps of a run: `warmup_fraction` of `total_steps`, rounded."""
+    if not 0.0 <= warmup_fraction <= 1.0:
+        raise ValueError(f"warmup_fraction: expected a value in [0, 1], found {warmup_fraction}")
+    return int(round(warmup_fraction * total_steps))
+
+
+def warmup_linear_decay(step, peak: float, warmup_steps: int, total_steps: int) -> tf.Tensor:
+    """The learning rate at `step` (a scalar tensor): the schedule both Keras versions use."""
+    step = tf.cast(step, tf.float32)
+    warmup = tf.constant(float(warmup_steps))
+    total = tf.constant(float(total_steps))
+    rising = step / tf.maximum(warmup, 1.0)
+    falling = (total - step) / tf.maximum(total - warmup, 1.0)
+    fraction = tf.where(step < warmup, rising, falling)
+    return peak * tf.clip_by_value(fraction, 0.0, 1.0)
+
+
 @tf_keras.utils.register_keras_serializable(package="bert_tf_finetune")
 class WarmupLinearDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
     """Linear warmup from 0 to `peak`, then linear decay to 0 at `total_steps`.
@@ -33,23 +60,13 @@ class WarmupLinearDecay(tf_keras.optimizers.schedules.LearningRateSchedule):
     """
 
     def __init__(self, peak: float, warmup_steps: int, total_steps: int):
-        if total_steps <= 0 or not 0 <= warmup_steps <= total_steps:
-            raise ValueError(
-                f"WarmupLinearDecay: expected 0 <= warmup_steps <= total_steps and "
-                f"total_steps > 0, found warmup_steps={warmup_steps}, total_steps={total_steps}"
-            )
+        check_schedule(warmup_steps, total_steps)
         self.peak = float(peak)
         self.warmup_steps = int(warmup_steps)
         self.total_steps = int(total_steps)
 
     def __call__(self, step):
-        step = tf.cast(step, tf.float32)
-        warmup = tf.constant(float(self.warmup_steps))
-        total = tf.constant(float(self.total_steps))
-        rising = step / tf.maximum(warmup, 1.0)
-        falling = (total - step) / tf.maximum(total - warmup, 1.0)
-        fraction = tf.where(step < warmup, rising, falling)
-        return self.peak * tf.clip_by_value(fraction, 0.0, 1.0)
+        return warmup_linear_decay(step, self.peak, self.warmup_steps, self.total_steps)
 
     def get_config(self):
         return {
@@ -83,10 +100,8 @@ def build_optimizer(
 
     Must be called inside the strategy's scope (it creates variables).
     """
-    if not 0.0 <= warmup_fraction <= 1.0:
-        raise ValueError(f"warmup_fraction: expected a value in [0, 1], found {warmup_fraction}")
     schedule = WarmupLinearDecay(
-        learning_rate, int(round(warmup_fraction * total_steps)), total_steps
+        learning_rate, warmup_steps(warmup_fraction, total_steps), total_steps
     )
     optimizer = tf_keras.optimizers.AdamW(
         learning_rate=schedule,

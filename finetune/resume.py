@@ -31,6 +31,7 @@ def check_resume_config(output_dir: str, config: TrainConfig, num_examples: int)
     ):
         with open(path) as f:
             saved = json.load(f)
+        saved.setdefault("keras", 2)  # Runs recorded before the Keras 3 path were Keras 2.
         for key, value in current.items():
             if saved.get(key) != value:
                 raise TrainingError(

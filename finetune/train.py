@@ -18,8 +18,11 @@ One optimizer step per global batch, a custom loop over `strategy.run`
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import os
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -125,29 +128,23 @@ def train(
     if chief:
         resume.check_resume_config(output_dir, config, num_examples)
 
-    previous_policy = tf_keras.mixed_precision.global_policy()
     tf_keras.utils.set_random_seed(config.seed)
-    try:
-        packer = model.build_packer(
-            os.fspath(layout.preprocess_dir), config.seq_length, config.segment_names
-        )
-        if config.mixed_precision != "none":
-            tf_keras.mixed_precision.set_global_policy(config.mixed_precision)
+    with _policy(config):
+        packer, build_classifier, build_optimizer = _keras_side(config, layout)
         with strategy.scope():
-            classifier = model.build_classifier(
+            classifier = build_classifier(
                 os.fspath(layout.encoder_dir),
                 len(config.labels),
                 dropout_rate=config.dropout_rate,
                 encoder_dropout=config.encoder_dropout,
                 seed=config.seed,
             )
-            optimizer = optimization.build_optimizer(
+            optimizer = build_optimizer(
                 config.learning_rate,
                 total_steps,
                 config.warmup_fraction,
                 weight_decay=config.weight_decay,
                 mixed_precision=config.mixed_precision,
-                jit_compile=config.jit_compile,
             )
             # Create the slots now, so that a restore fills them instead of deferring.
             getattr(optimizer, "inner_optimizer", optimizer).build(classifier.trainable_variables)
@@ -170,8 +167,45 @@ def train(
         return _run(
             trainer, packer, manager, train_data, eval_data, output, total_steps, epoch_steps
         )
+
+
+@contextlib.contextmanager
+def _policy(config: TrainConfig) -> Iterator[None]:
+    """The run's mixed-precision policy, in the Keras the run builds with; restored after."""
+    policy = "float32" if config.mixed_precision == "none" else config.mixed_precision
+    if config.keras == 3:
+        from bert_tf.finetune import keras3_model
+
+        previous = keras3_model.set_policy(policy)
+        restore = keras3_model.set_policy
+    else:
+        previous = tf_keras.mixed_precision.global_policy()
+        restore = tf_keras.mixed_precision.set_global_policy
+        tf_keras.mixed_precision.set_global_policy(policy)
+    try:
+        yield
     finally:
-        tf_keras.mixed_precision.set_global_policy(previous_policy)
+        restore(previous)
+
+
+def _keras_side(config: TrainConfig, layout: interface.ExportLayout):
+    """The packer (built now) and the classifier and optimizer builders of `config.keras`.
+
+    Both sides take the same arguments and give the same interfaces
+    (`finetune.model` / `finetune.optimization` for Keras 2,
+    `finetune.keras3_model` for Keras 3); only Keras 3 runs import Keras 3.
+    """
+    preprocess_dir = os.fspath(layout.preprocess_dir)
+    if config.keras == 3:
+        from bert_tf.finetune import keras3_model
+
+        packer = keras3_model.SegmentPacker(preprocess_dir, config.seq_length, config.segment_names)
+        return packer, keras3_model.build_classifier, keras3_model.build_optimizer
+    packer = model.build_packer(preprocess_dir, config.seq_length, config.segment_names)
+    build_optimizer = functools.partial(
+        optimization.build_optimizer, jit_compile=config.jit_compile
+    )
+    return packer, model.build_classifier, build_optimizer
 
 
 def _run(

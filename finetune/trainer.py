@@ -19,6 +19,13 @@ from bert_tf.finetune.config import TrainConfig
 from bert_tf.finetune.data import NliData
 
 
+def _cross_entropy(labels, logits):
+    """Per-example softmax cross-entropy of int labels `[batch]` and logits `[batch, classes]`."""
+    return tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)
+    )
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process writes the run's files (always, but on multi-worker non-chiefs)."""
     resolver = getattr(strategy, "cluster_resolver", None)
@@ -36,7 +43,17 @@ class Trainer:
         self.classifier = classifier
         self.optimizer = optimizer
         self.config = config
-        self.loss_scaling = isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer)
+        # Loss scaling (mixed_float16): Keras 2's LossScaleOptimizer scales the
+        # loss and unscales the gradients by hand; Keras 3's unscales them in
+        # `apply_gradients`.
+        self._scale_loss = self._unscale = None
+        if isinstance(optimizer, tf_keras.mixed_precision.LossScaleOptimizer):
+            self._scale_loss = optimizer.get_scaled_loss
+            self._unscale = optimizer.get_unscaled_gradients
+        elif hasattr(optimizer, "scale_loss"):  # Keras 3 (`LossScaleOptimizer` or not)
+            scaling = hasattr(optimizer, "inner_optimizer")
+            self._scale_loss = optimizer.scale_loss if scaling else None
+        self.loss_scaling = self._scale_loss is not None
         self._gradients = (
             tf.function(self._replica_gradients, jit_compile=True)
             if config.jit_compile
@@ -47,16 +64,14 @@ class Trainer:
         variables = self.classifier.trainable_variables
         with tf.GradientTape() as tape:
             logits = self.classifier(features, training=True)["logits"]
-            per_example = tf_keras.losses.sparse_categorical_crossentropy(
-                labels, logits, from_logits=True
-            )
+            per_example = _cross_entropy(labels, logits)
             loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.config.batch_size)
             if self.classifier.losses:
                 loss += tf.nn.scale_regularization_loss(tf.add_n(self.classifier.losses))
-            scaled = self.optimizer.get_scaled_loss(loss) if self.loss_scaling else loss
+            scaled = self._scale_loss(loss) if self._scale_loss else loss
         gradients = tape.gradient(scaled, variables)
-        if self.loss_scaling:
-            gradients = self.optimizer.get_unscaled_gradients(gradients)
+        if self._unscale:
+            gradients = self._unscale(gradients)
         return loss, gradients
 
     def _replica_step(self, features, labels):
@@ -81,9 +96,7 @@ class Trainer:
             weights=weights,
             dtype=tf.float32,
         )
-        per_example = tf_keras.losses.sparse_categorical_crossentropy(
-            labels, logits, from_logits=True
-        )
+        per_example = _cross_entropy(labels, logits)
         return confusion, tf.reduce_sum(per_example * weights)
 
     @tf.function

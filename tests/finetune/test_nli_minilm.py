@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from finetune_helpers import assert_export_matches_model
 
 from bert_tf.finetune import data, model, serving, train
@@ -63,3 +64,33 @@ def test_minilm_bfloat16_converges(minilm_export_dir, nli_files, tmp_path):
     print(f"MiniLM eval accuracy by epoch (mixed_bfloat16): {accuracies}")
     assert result.classifier.get_layer("logits").compute_dtype == "bfloat16"
     assert accuracies[-1] >= MIN_ACCURACY_SHORT, accuracies
+
+
+def test_minilm_learns_nli_in_keras3_and_exports(minilm_export_dir, nli_files, tmp_path):
+    """`--keras=3`: the classifier on `bert_tf.keras3.EncoderLayer`, the same loop and outputs."""
+    import keras
+
+    result, eval_data = _finetune(
+        minilm_export_dir, nli_files, tmp_path / "run", steps=120, keras=3
+    )
+    assert isinstance(result.classifier, keras.Model)
+    accuracies = [e["accuracy"] for e in result.evaluations]
+    print(f"MiniLM eval accuracy by epoch (Keras 3): {accuracies}")
+    assert accuracies[-1] >= MIN_ACCURACY_SHORT, accuracies
+    assert np.mean(result.losses[-30:]) < np.mean(result.losses[:30]) - 0.2
+
+    # AdamW (with slots) updated every encoder weight in place: the restored
+    # SavedModel's own variables, which the EncoderLayer wraps.
+    encoder = result.classifier.get_layer("encoder")
+    fresh = tf.saved_model.load(str(minilm_export_dir / "encoder")).trainable_variables
+    tuned = encoder.trainable_variables
+    assert len(tuned) == len(fresh) > 90
+    unchanged = [a.name for a, b in zip(tuned, fresh) if np.array_equal(a.numpy(), b.numpy())]
+    assert not unchanged, unchanged[:5]
+
+    path = serving.export_classifier(
+        result.packer, result.classifier, result.config.labels, tmp_path / "classifier"
+    )
+    probabilities = assert_export_matches_model(result, eval_data, path, result.config.labels)
+    labels = np.array([e.label for e in eval_data.examples])
+    assert np.isclose((probabilities.argmax(-1) == labels).mean(), accuracies[-1])

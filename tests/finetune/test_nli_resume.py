@@ -7,7 +7,9 @@ epoch; the head's dropout draws from a generator whose state is checkpointed.
 The exported encoder's own dropout, by contrast, runs stateful random ops
 frozen into its SavedModel, whose state restarts with the process: with it on,
 a resumed run is statistically equivalent but not bitwise equal, so this test
-turns it off. On CPU, every op here is deterministic, so the tolerance is 0.
+turns it off. On CPU, every op here is deterministic, so the tolerance is 0. Both Keras
+paths (`--keras=2`: `hub.KerasLayer`; `--keras=3`: `bert_tf.keras3`) are held
+to it.
 """
 
 import json
@@ -16,14 +18,16 @@ import subprocess
 import time
 
 import numpy as np
+import pytest
 from finetune_helpers import REPO, checkpoint_values, cli_command, run_cli
 
 STEPS = 60
 
 
-def _args(export_dir, nli_files, output_dir):
+def _args(export_dir, nli_files, output_dir, keras="2"):
     train, evaluation = nli_files
     return [
+        f"--keras={keras}",
         f"--export_dir={export_dir}",
         f"--train={train}",
         f"--eval={evaluation}",
@@ -64,17 +68,18 @@ def _assert_modes_follow_umask(run_dir):
         assert path.stat().st_mode & readable == readable & ~umask, (path, oct(path.stat().st_mode))
 
 
-def test_kill_and_resume_equals_uninterrupted(tiny_export_dir, nli_files, tmp_path):
-    uninterrupted = run_cli(*_args(tiny_export_dir, nli_files, tmp_path / "a"))
+@pytest.mark.parametrize("keras", ["2", "3"])
+def test_kill_and_resume_equals_uninterrupted(tiny_export_dir, nli_files, tmp_path, keras):
+    uninterrupted = run_cli(*_args(tiny_export_dir, nli_files, tmp_path / "a", keras))
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]
     _assert_modes_follow_umask(tmp_path / "a")
 
     resumed_dir = tmp_path / "b"
     _kill_after_checkpoint(
-        _args(tiny_export_dir, nli_files, resumed_dir), resumed_dir / "checkpoints", 20
+        _args(tiny_export_dir, nli_files, resumed_dir, keras), resumed_dir / "checkpoints", 20
     )
     assert not (resumed_dir / "checkpoints" / f"ckpt-{STEPS}.index").exists()
-    resumed = run_cli(*_args(tiny_export_dir, nli_files, resumed_dir))
+    resumed = run_cli(*_args(tiny_export_dir, nli_files, resumed_dir, keras))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "Resumed from" in resumed.stderr
 
@@ -95,9 +100,10 @@ def test_kill_and_resume_equals_uninterrupted(tiny_export_dir, nli_files, tmp_pa
     assert [e["confusion_matrix"] for e in b] == [e["confusion_matrix"] for e in a]
     assert set(a[-1]["per_class"]) == {"entailment", "neutral", "contradiction"}
     assert (resumed_dir / "classifier" / "saved_model.pb").exists()
+    assert json.loads((resumed_dir / "run_config.json").read_text())["keras"] == int(keras)
 
     # A restart with different settings is refused with one line, not resumed.
-    changed = run_cli(*_args(tiny_export_dir, nli_files, tmp_path / "a"), "--batch_size=16")
+    changed = run_cli(*_args(tiny_export_dir, nli_files, tmp_path / "a", keras), "--batch_size=16")
     assert changed.returncode == 1
     assert changed.stderr.strip().splitlines()[-1].startswith("error: ")
     assert (
