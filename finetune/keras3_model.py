@@ -147,7 +147,6 @@ def build_optimizer(
     warmup_fraction: float = 0.1,
     *,
     weight_decay: float = 0.01,
-    global_clipnorm: float | None = 1.0,
     mixed_precision: str = "none",
 ) -> keras.optimizers.Optimizer:
     """Keras 3 AdamW with `finetune.optimization.build_optimizer`'s settings.
@@ -155,6 +154,9 @@ def build_optimizer(
     With "mixed_float16" it is wrapped in Keras 3's `LossScaleOptimizer`. Call
     it inside the strategy's scope. (Keras 3 optimizers take no `jit_compile`:
     `TrainConfig.jit_compile` compiles the replica's forward and backward pass.)
+    No `global_clipnorm`: Keras 3 clips each replica's part of the gradient
+    before it sums the replicas', so under a strategy it would clip another
+    gradient than one device does; `finetune.trainer` clips the sum instead.
     """
     schedule = WarmupLinearDecay(
         learning_rate,
@@ -167,7 +169,6 @@ def build_optimizer(
         beta_1=0.9,
         beta_2=0.999,
         epsilon=1e-6,
-        global_clipnorm=global_clipnorm,
     )
     optimizer.exclude_from_weight_decay(var_names=list(optimization.NO_DECAY_NAMES))
     if mixed_precision == "mixed_float16":

@@ -20,6 +20,8 @@ import tf_keras
 # Substrings of variable names that get no weight decay (LayerNorm gamma/beta,
 # every bias), matching Keras and TF1 checkpoint spellings.
 NO_DECAY_NAMES = ("layer_norm", "layernorm", "LayerNorm", "bias", "beta", "gamma")
+# The global norm the summed (all replicas') gradient is clipped to.
+GLOBAL_CLIPNORM = 1.0
 
 
 def check_schedule(warmup_steps: int, total_steps: int) -> None:
@@ -82,7 +84,7 @@ def build_optimizer(
     warmup_fraction: float = 0.1,
     *,
     weight_decay: float = 0.01,
-    global_clipnorm: float | None = 1.0,
+    global_clipnorm: float | None = GLOBAL_CLIPNORM,
     mixed_precision: str = "none",
     jit_compile: bool = False,
 ) -> tf_keras.optimizers.Optimizer:

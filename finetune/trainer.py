@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
-from bert_tf.finetune import metrics, pipeline
+from bert_tf.finetune import metrics, optimization, pipeline
 from bert_tf.finetune.config import TrainConfig
 from bert_tf.finetune.data import NliData
 
@@ -24,6 +24,18 @@ def _cross_entropy(labels, logits):
     return tf.nn.sparse_softmax_cross_entropy_with_logits(
         labels=tf.cast(labels, tf.int32), logits=tf.cast(logits, tf.float32)
     )
+
+
+def _scaled(gradients, factor):
+    """`gradients` times `factor`; embedding gradients stay `tf.IndexedSlices`."""
+    if isinstance(factor, float) and factor == 1.0:
+        return gradients
+    return [
+        tf.IndexedSlices(g.values * factor, g.indices, g.dense_shape)
+        if isinstance(g, tf.IndexedSlices)
+        else g * factor
+        for g in gradients
+    ]
 
 
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
@@ -54,6 +66,10 @@ class Trainer:
             scaling = hasattr(optimizer, "inner_optimizer")
             self._scale_loss = optimizer.scale_loss if scaling else None
         self.loss_scaling = self._scale_loss is not None
+        # Keras 3's optimizer (`keras3_model.build_optimizer`) does not clip: the
+        # step sums the replicas' gradients, clips the sum, and hands each replica
+        # its share, which the optimizer sums again.
+        self._clip_summed = hasattr(optimizer, "scale_loss")
         self._gradients = (
             tf.function(self._replica_gradients, jit_compile=True)
             if config.jit_compile
@@ -76,6 +92,14 @@ class Trainer:
 
     def _replica_step(self, features, labels):
         loss, gradients = self._gradients(features, labels)
+        if self._clip_summed:
+            context = tf.distribute.get_replica_context()
+            gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+            # A loss-scaled gradient is clipped unscaled; the optimizer unscales it.
+            scale = self.optimizer.dynamic_scale if self.loss_scaling else 1.0
+            gradients = _scaled(gradients, 1.0 / scale)
+            gradients, _ = tf.clip_by_global_norm(gradients, optimization.GLOBAL_CLIPNORM)
+            gradients = _scaled(gradients, scale / context.num_replicas_in_sync)
         self.optimizer.apply_gradients(zip(gradients, self.classifier.trainable_variables))
         return loss
 

@@ -3,7 +3,9 @@
 Run as a script (logical devices must be configured before TensorFlow starts
 any work, so it needs a fresh process):
 
-    python distributed_run.py EXPORT_DIR TRAIN EVAL OUT_DIR
+    python distributed_run.py EXPORT_DIR TRAIN EVAL OUT_DIR [KERAS]
+
+(KERAS: 2, the default, or 3: `TrainConfig.keras`).
 
 Prints one JSON line: replicas, per-step losses and eval confusion matrices
 of both runs, the max abs difference of their final weights, and a short
@@ -24,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspa
 from bert_tf.finetune import data, serving, train  # noqa: E402
 
 export_dir, train_path, eval_path, out_dir = sys.argv[1:5]
+keras = int(sys.argv[5]) if len(sys.argv) > 5 else 2
 train_data, eval_data = data.read_nli(train_path), data.read_nli(eval_path)
 # No dropout: the replicas of a mirrored run draw their own random streams,
 # so only then is a step the same function of the batch under both strategies.
@@ -37,6 +40,7 @@ config = train.TrainConfig(
     seed=5,
     checkpoint_every=1000,
     progress=False,
+    keras=keras,
 )
 runs = {}
 for name, strategy in [
@@ -59,7 +63,13 @@ for name, strategy in [
     }
 # With dropout on (each replica draws its own masks) and exported from the mirrored variables.
 dropout_config = train.TrainConfig(
-    seq_length=48, batch_size=32, steps=3, seed=5, checkpoint_every=1000, progress=False
+    seq_length=48,
+    batch_size=32,
+    steps=3,
+    seed=5,
+    checkpoint_every=1000,
+    progress=False,
+    keras=keras,
 )
 dropout_run = train.train(
     export_dir, train_data, os.path.join(out_dir, "dropout"), dropout_config, strategy=strategy

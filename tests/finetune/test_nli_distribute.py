@@ -1,4 +1,4 @@
-"""MirroredStrategy over two logical CPUs follows the default strategy's loss curve."""
+"""MirroredStrategy over two logical CPUs follows the default strategy's loss curve (both Kerases)."""
 
 import json
 import os
@@ -6,14 +6,31 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from finetune_helpers import REPO
 
 
-def test_mirrored_two_cpus_matches_default(tiny_export_dir, nli_files, tmp_path):
+@pytest.mark.parametrize(
+    "keras",
+    [
+        "2",
+        pytest.param(
+            "3",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="Keras 3.15 under MirroredStrategy: the loss curve leaves the one-device "
+                "one by ~3e-5 from step 4 on (not its per-replica clipping, fixed; not weight "
+                "decay); open",
+            ),
+        ),
+    ],
+)
+def test_mirrored_two_cpus_matches_default(tiny_export_dir, nli_files, tmp_path, keras):
     train, evaluation = nli_files
     script = os.path.join(os.path.dirname(__file__), "distributed_run.py")
+    args = [str(tiny_export_dir), str(train), str(evaluation), str(tmp_path), keras]
     process = subprocess.run(
-        [sys.executable, script, str(tiny_export_dir), str(train), str(evaluation), str(tmp_path)],
+        [sys.executable, script, *args],
         cwd=REPO,
         capture_output=True,
         text=True,
