@@ -325,6 +325,10 @@ class ExportMetadata:
     # The `embedding/` pooling stack (`bert_tf.checkpoints.sentence_transformers.PoolingStack`
     # as a dict), or None when the export has no `embedding/`.
     embedding: dict[str, Any] | None = None
+    # The task folder written beside the pair (one of `TASK_DIRS`) and its
+    # label names in logit order; None / () without one.
+    task: str | None = None
+    labels: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -26,6 +26,10 @@ Examples:
   bert-tf-export --checkpoint=path/to/all-MiniLM-L6-v2 --precision=bfloat16 \
       --output_dir=exports/minilm_bf16
 
+  # A fine-tuned sentiment classifier: also OUTPUT_DIR/classifier, strings in,
+  # logits, probabilities and id2label's label out:
+  bert-tf-export --checkpoint=path/to/bert-finetuned-sst2 --output_dir=exports/sst2
+
   # Users of TF Model Garden's export_tfhub.py can keep their flags:
   bert-tf-export --bert_config_file=bert_config.json \
       --model_checkpoint_path=bert_model.ckpt --vocab_file=vocab.txt \
@@ -43,7 +47,7 @@ from __future__ import annotations
 
 from bert_tf.cli.command import Command, Flag
 from bert_tf.export.options import ExportOptions
-from bert_tf.interface import POOLING_MODES
+from bert_tf.interface import POOLING_MODES, TASK_DIRS
 from bert_tf.precision import PRECISIONS
 
 FLAGS = (
@@ -119,6 +123,22 @@ FLAGS = (
         "Scale OUTPUT_DIR/embedding's vectors to unit L2 norm. Default: as the checkpoint's "
         "stack says (off for a plain BERT checkpoint).",
     ),
+    Flag(
+        "task",
+        "enum",
+        "The fine-tuned head to write as a string-in folder beside the pair (classifier/: "
+        "text -> logits, probabilities, label; token_classifier/: text -> logits and entity "
+        "spans; multiple_choice/: prompt, choices -> logits, label). Default: the head the checkpoint holds "
+        "(config.json architectures, weight names), if any; give it where a checkpoint is "
+        "ambiguous.",
+        choices=TASK_DIRS,
+    ),
+    Flag(
+        "labels",
+        "list",
+        "The task head's label names in logit order. Default: the checkpoint's id2label, "
+        "else LABEL_0, LABEL_1, ...",
+    ),
 )
 
 
@@ -139,8 +159,10 @@ def main(args) -> int:
                 "precision",
                 "embedding_pooling",
                 "embedding_normalize",
+                "task",
             )
-        }
+        },
+        labels=tuple(args.labels) if args.labels else None,
     )
     result = export_pair(args.checkpoint, args.output_dir, options)
     verification = result.metadata.verification

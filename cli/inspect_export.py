@@ -1,8 +1,9 @@
 r"""What an exported encoder + preprocessing pair holds.
 
-Prints the signatures of encoder/ and preprocess/ (inputs and outputs with
-dtypes and shapes), the callable sub-objects (mlm, tokenize, bert_pack_inputs,
-...), the config, the vocab size and special tokens, the tokenizer settings,
+Prints the signatures of encoder/ and preprocess/, and of embedding/ and a
+task folder (classifier/) where present (inputs and outputs with dtypes and
+shapes), the callable sub-objects (mlm, tokenize, bert_pack_inputs, ...), the
+task and its labels, the config, the vocab size and special tokens, the tokenizer settings,
 and the parity figures measured when the export was verified.
 
 Examples:

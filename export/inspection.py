@@ -27,7 +27,8 @@ class Inspection:
 
     Attributes:
         export_dir: the folder's absolute path.
-        signatures: part -> signature name -> {"inputs", "outputs"} -> name -> "dtype [shape]".
+        signatures: part (the pair's, then the optional folders present) ->
+            signature name -> {"inputs", "outputs"} -> name -> "dtype [shape]".
         callables: part -> the callable attributes it has.
         special_tokens: `preprocess.tokenize.get_special_tokens_dict()`, or None.
         metadata: the bert-tf metadata, or None for another TF Hub pair.
@@ -65,11 +66,14 @@ def inspect_export(export_dir: os.PathLike | str) -> Inspection:
 
     layout = interface.check_export_dir(export_dir)
     signatures, callables, loaded = {}, {}, {}
-    for part in interface.PARTS:
+    # The pair, then whichever optional folders (embedding/, a task folder) exist.
+    optional = (interface.EMBEDDING_DIR, *interface.TASK_DIRS)
+    parts = [*interface.PARTS, *(p for p in optional if layout.part(p).is_dir())]
+    for part in parts:
         obj = tf.saved_model.load(os.fspath(layout.part(part)))
         loaded[part] = obj
         signatures[part] = {name: _signature(fn) for name, fn in sorted(obj.signatures.items())}
-        callables[part] = [name for name in _CALLABLES[part] if hasattr(obj, name)]
+        callables[part] = [name for name in _CALLABLES.get(part, ()) if hasattr(obj, name)]
     tokenize = getattr(loaded[interface.PREPROCESS_DIR], "tokenize", None)
     special = getattr(tokenize, "get_special_tokens_dict", None)
     return Inspection(
@@ -83,7 +87,7 @@ def inspect_export(export_dir: os.PathLike | str) -> Inspection:
 
 def _describe_signatures(info: Inspection) -> list[str]:
     lines = []
-    for part in interface.PARTS:
+    for part in info.signatures:
         lines.append(f"\n{part}/")
         for name, sig in info.signatures[part].items():
             lines.append(f"  signature {name!r}:")
@@ -126,6 +130,7 @@ def _describe_metadata(meta: interface.ExportMetadata) -> list[str]:
         f"serving XLA: {'yes' if meta.serving_jit_compile else 'no'}, "
         f"precision: {meta.precision}",
         _describe_embedding(meta.embedding),
+        f"task: {meta.task}/ with labels {', '.join(meta.labels)}" if meta.task else "task: none",
         f"verified on {ver.texts} texts at seq_length {ver.seq_length}, "
         "max abs diff to the in-memory float32 model:",
     ]

@@ -147,6 +147,58 @@ From Python without TensorFlow code: `bert_tf.embed(texts, "{export_dir}")`.
 """
 
 
+def _task_section(metadata: interface.ExportMetadata, export_dir: pathlib.Path) -> str:
+    """The task folder's section: labels, signatures, a usage snippet."""
+    if metadata.task is None:
+        return ""
+    folder = interface.ExportLayout(export_dir).part(metadata.task)
+    labels = ", ".join(f"`{label}`" for label in metadata.labels)
+    over = f", over the labels {labels}" if labels else ""
+    if metadata.task == interface.CLASSIFIER_DIR:
+        title, what, call, api = (
+            "Sequence classification",
+            "`serving_default(text)` and `pairs(text, text_pair)` (a row whose "
+            '`text_pair` is "" is classified alone) return `logits` and '
+            f"`probabilities` `[batch, {len(metadata.labels)}]` and `label` (string)",
+            '(text=tf.constant(["a great film"]))["label"]',
+            'classify(["a great film"]',
+        )
+    elif metadata.task == interface.MULTIPLE_CHOICE_DIR:
+        title, what, call, api = (
+            "Multiple choice",
+            "`serving_default(prompt, choices)` (`choices` string `[batch, n]`) returns "
+            "`logits` and `probabilities` `[batch, n]` and `label`, the best choice's index",
+            '(prompt=tf.constant(["It rained, so"]), choices=tf.constant([["we ran.", '
+            '"we sang."]]))["label"]',
+            'choose(["It rained, so"], [["we ran.", "we sang."]]',
+        )
+    else:
+        title, what, call, api = (
+            "Token classification",
+            "`serving_default(text)` returns `logits` `[batch, seq_length, "
+            f"{len(metadata.labels)}]` and the entities of each text (`entity_group`, "
+            "`score`, `start`/`end` byte offsets, `word`, `num_entities`; as the "
+            'transformers pipeline with `aggregation_strategy="first"`)',
+            '(text=tf.constant(["Angela Merkel visited Paris."]))["entity_group"]',
+            'tag_entities(["Angela Merkel visited Paris."]',
+        )
+    return f"""
+## {title} (`{metadata.task}/`)
+
+The checkpoint's fine-tuned head, strings in (float32, at `seq_length`
+{metadata.default_seq_length}): {what}{over}.
+
+```python
+import tensorflow as tf
+import tensorflow_text  # noqa: F401
+
+serve = tf.saved_model.load("{folder}").signatures["serving_default"]
+serve{call}
+# Or: bert_tf.tasks.{api}, "{export_dir}")
+```
+"""
+
+
 def render_model_card(metadata: interface.ExportMetadata, export_dir: os.PathLike | str) -> str:
     """The card's markdown text.
 
@@ -267,7 +319,7 @@ logits = tf_keras.layers.Dense(3)(pooled)
 model = tf_keras.Model([premise, hypothesis], logits)
 ```
 
-{_embedding_section(metadata, export_dir)}
+{_embedding_section(metadata, export_dir)}{_task_section(metadata, export_dir)}
 ## Tokenizer settings
 
 - do_lower_case: {tokenizer.do_lower_case}

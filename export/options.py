@@ -38,6 +38,11 @@ class ExportOptions:
             checkpoint's own stack, or no `embedding/` for a plain BERT checkpoint.
         embedding_normalize: scale `embedding/`'s vectors to unit length; None:
             as the checkpoint's stack says (no for a plain BERT checkpoint).
+        task: the task head to export as a string-in folder (one of
+            `bert_tf.interface.TASK_DIRS`); None: the head the checkpoint holds,
+            if any (`bert_tf.tasks.heads.find_task`).
+        labels: the head's label names in logit order; None: the checkpoint's
+            `id2label`, else `LABEL_0`, `LABEL_1`, ...
     """
 
     config: str | None = None
@@ -50,6 +55,8 @@ class ExportOptions:
     precision: str = precisions.FLOAT32
     embedding_pooling: str | None = None
     embedding_normalize: bool | None = None
+    task: str | None = None
+    labels: tuple[str, ...] | None = None
 
     @property
     def jit_compile(self) -> bool:

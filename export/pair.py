@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import gc
 import hashlib
+import json
 import os
 import pathlib
 import time
@@ -42,7 +43,7 @@ from absl import logging
 
 from bert_tf import atomic, interface
 from bert_tf import precision as precisions
-from bert_tf.checkpoints import load_checkpoint
+from bert_tf.checkpoints import load_checkpoint, open_reader
 from bert_tf.checkpoints.sentence_transformers import PoolingStack
 from bert_tf.config import BertConfig
 from bert_tf.embedding.pooling import EmbeddingHead
@@ -55,6 +56,7 @@ from bert_tf.export.options import ExportOptions
 from bert_tf.export.sources import ExportSources, resolve_sources
 from bert_tf.heads import build_mlm_model
 from bert_tf.preprocess import TokenizerSettings, build_preprocess_model, load_vocab
+from bert_tf.tasks import folders, heads
 from bert_tf.version import __version__
 
 
@@ -234,6 +236,8 @@ class _Built:
     stack: PoolingStack | None = None
     embedding: Any = None
     embedding_reference: dict[str, Any] | None = None
+    head: heads.TaskHead | None = None
+    task_module: Any = None
 
 
 def _build(sources: ExportSources, options: ExportOptions) -> _Built:
@@ -250,7 +254,19 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
         f"{config.hidden_size}) and loading {sources.files.format} weights"
     ):
         encoder, mlm_model = _build_models(config, options, precisions.FLOAT32)
-        report = _load_weights(sources, encoder, mlm_model)
+        head = _task_head(sources, options)
+        task_model = None
+        if head is None:
+            report = _load_weights(sources, encoder, mlm_model)
+        else:
+            if options.with_mlm:
+                raise ExportError(
+                    f"--with_mlm: the checkpoint holds a {head.task} head, not the masked-LM one"
+                )
+            task_model = heads.build_task_model(encoder, config, head)
+            report = heads.load_task_checkpoint(
+                sources.files, open_reader(sources.files), encoder, task_model, head.task
+            )
         if options.with_mlm and not report.has_mlm_head:
             raise ExportError(
                 f"--with_mlm: checkpoint {sources.files.weights} has no masked-LM head weights"
@@ -280,6 +296,12 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
     built = _Built(
         encoder, mlm_model, preprocessor, vocab, report, special, probe, reference, checksums
     )
+    if head is not None and head.task in folders.WRITTEN:
+        # Float32, on the float32 encoder, whatever `precision` the encoder/ gets.
+        built.head = head
+        built.task_module = folders.build_task_module(
+            head, preprocessor, task_model, options.default_seq_length, vocab
+        )
     stack = _stack(sources, options)
     if stack is not None:
         with _step(f"Building embedding/ ({stack.describe()})"):
@@ -293,6 +315,40 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
             )
             built.embedding_reference = verify.embedding_reference(built.embedding)
     return built
+
+
+def _task_head(sources: ExportSources, options: ExportOptions) -> heads.TaskHead | None:
+    """The checkpoint's task head (loaded; written as a folder if supported), or None."""
+    files = sources.files
+    shapes = open_reader(files).shapes()
+    raw = {}
+    if files.format == "huggingface" and files.config:
+        raw = json.loads(pathlib.Path(files.config).read_text(encoding="utf-8"))
+    task = heads.find_task(shapes, files.format, raw.get("architectures"), options.task)
+    if task is None:
+        if options.labels:
+            raise ExportError("--labels: the checkpoint holds no task head (see --task)")
+        return None
+    if task not in folders.WRITTEN and options.task is not None:
+        raise ExportError(f"--task={task}: writing {task}/ is not supported yet")
+    head = heads.labels_for(task, shapes, files.format, raw.get("id2label"), options.labels)
+    logging.info(
+        "Task head: %s with labels %s (%s)",
+        task,
+        ", ".join(head.labels),
+        "--labels"
+        if options.labels
+        else ("id2label" if raw.get("id2label") else "the head's shape"),
+    )
+    if task not in folders.WRITTEN:
+        # Its weights still load (every one accounted for), but no folder is written.
+        logging.warning(
+            "The checkpoint holds a %s head: this version does not write %s/ yet; "
+            "exporting the encoder without it.",
+            task,
+            task,
+        )
+    return head
 
 
 def _stack(sources: ExportSources, options: ExportOptions) -> PoolingStack | None:
@@ -363,6 +419,12 @@ def _save_and_verify(
     if built.embedding is not None:
         with _step(f"Saving {interface.EMBEDDING_DIR}/"), _write_errors(tmp):
             save_embedding(built.embedding, layout.embedding_dir)
+    task_diff = None
+    if built.task_module is not None:
+        task = built.head.task
+        with _step(f"Saving and verifying {task}/"), _write_errors(tmp):
+            task_diff = built.task_module.save(layout.part(task))
+        built.task_module = None
     # The in-memory weights are no longer needed: only the saved copy stays.
     built.encoder = built.mlm_model = built.preprocessor = built.embedding = None
     gc.collect()
@@ -380,6 +442,8 @@ def _save_and_verify(
             figures.max_abs_diff.update(
                 verify.verify_embedding(layout.embedding_dir, built.embedding_reference)
             )
+    if task_diff is not None:
+        figures.max_abs_diff[built.head.task] = task_diff
     logging.info(
         "Verified (%s): max abs diff to the float32 in-memory model: %s; "
         "mean-pooled cosine at least %.6f",
@@ -433,4 +497,6 @@ def _metadata(
         export_seconds=time.perf_counter() - start,
         precision=options.precision,
         embedding=None if built.stack is None else built.stack.to_dict(),
+        task=None if built.head is None else built.head.task,
+        labels=() if built.head is None else built.head.labels,
     )

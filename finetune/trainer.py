@@ -38,6 +38,15 @@ def _scaled(gradients, factor):
     ]
 
 
+def _deduplicated(gradient):
+    """A `tf.IndexedSlices` gradient with each row once (repeated rows summed)."""
+    if not isinstance(gradient, tf.IndexedSlices):
+        return gradient
+    rows, positions = tf.unique(gradient.indices)
+    values = tf.math.unsorted_segment_sum(gradient.values, positions, tf.size(rows))
+    return tf.IndexedSlices(values, rows, gradient.dense_shape)
+
+
 def is_chief(strategy: tf.distribute.Strategy) -> bool:
     """Whether this process writes the run's files (always, but on multi-worker non-chiefs)."""
     resolver = getattr(strategy, "cluster_resolver", None)
@@ -95,6 +104,9 @@ class Trainer:
         if self._clip_summed:
             context = tf.distribute.get_replica_context()
             gradients = context.all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+            # The sum of the replicas' embedding gradients repeats the rows both
+            # replicas touched; their norm is that of the summed rows.
+            gradients = [_deduplicated(g) for g in gradients]
             # A loss-scaled gradient is clipped unscaled; the optimizer unscales it.
             scale = self.optimizer.dynamic_scale if self.loss_scaling else 1.0
             gradients = _scaled(gradients, 1.0 / scale)

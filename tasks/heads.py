@@ -132,6 +132,24 @@ def detect_task(
     )
 
 
+def find_task(
+    shapes: Mapping[str, tuple[int, ...]],
+    fmt: str,
+    architectures: Sequence[str] | None = None,
+    task: str | None = None,
+) -> str | None:
+    """As `detect_task`, but None (not an error) for a checkpoint with no task head."""
+    if task is None:
+        canonical = {FORMATS[fmt].canonical_name(name) for name in shapes}
+        known = [a for a in architectures or () if a in HF_ARCHITECTURES]
+        heads_present = [
+            t for (f, t) in HEAD_RULES if f == fmt and set(_head_names(f, t)) <= canonical
+        ]
+        if not known and not heads_present:
+            return None
+    return detect_task(shapes, fmt, architectures, task)
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskHead:
     """A task and its label names.

@@ -13,6 +13,7 @@ import checkpoint_factory as factory
 import numpy as np
 import pytest
 import tensorflow as tf
+from task_checkpoints import LABELS, google_task_checkpoint, hf_task_checkpoint, reference_logits
 
 from bert_tf.checkpoints import find_checkpoint, open_reader
 from bert_tf.config import BertConfig
@@ -20,52 +21,12 @@ from bert_tf.encoder import build_encoder
 from bert_tf.errors import CheckpointError
 from bert_tf.tasks import heads
 
-LABELS = ("O", "B-PER", "I-PER")
 HF_CASES = (  # (architecture, task, num_labels)
     ("BertForSequenceClassification", heads.CLASSIFIER, 3),
     ("BertForTokenClassification", heads.TOKEN_CLASSIFIER, 3),
     ("BertForQuestionAnswering", heads.QUESTION_ANSWERER, 2),
     ("BertForMultipleChoice", heads.MULTIPLE_CHOICE, 2),
 )
-
-
-def _hf_task_checkpoint(folder: pathlib.Path, architecture: str, num_labels: int):
-    import torch
-    import transformers
-
-    torch.manual_seed(0)
-    config = transformers.BertConfig(
-        **factory.tiny_config(),
-        num_labels=num_labels,
-        id2label={i: LABELS[i % 3] + ("" if i < 3 else str(i)) for i in range(num_labels)},
-        label2id={LABELS[i % 3] + ("" if i < 3 else str(i)): i for i in range(num_labels)},
-        attn_implementation="eager",
-    )
-    model = getattr(transformers, architecture)(config).eval()
-    with torch.no_grad():
-        for param in model.parameters():
-            param.add_(0.1 * torch.randn(param.shape))
-    model.save_pretrained(folder)
-    factory.write_vocab(folder / "vocab.txt", size=config.vocab_size)
-    return model
-
-
-def _reference_logits(model, architecture: str, inputs) -> np.ndarray:
-    import torch
-
-    feed = dict(
-        input_ids=torch.as_tensor(inputs["input_word_ids"], dtype=torch.long),
-        attention_mask=torch.as_tensor(inputs["input_mask"], dtype=torch.long),
-        token_type_ids=torch.as_tensor(inputs["input_type_ids"], dtype=torch.long),
-    )
-    with torch.no_grad():
-        if architecture == "BertForMultipleChoice":  # [batch, choices, seq]
-            out = model(**{k: v[None] for k, v in feed.items()})
-            return out.logits.numpy().reshape(-1, 1)
-        out = model(**feed)
-    if architecture == "BertForQuestionAnswering":
-        return np.stack([out.start_logits.numpy(), out.end_logits.numpy()], axis=-1)
-    return out.logits.numpy()
 
 
 def _load(folder, task=None, labels=None):
@@ -93,7 +54,7 @@ def inputs():
 
 @pytest.mark.parametrize(("architecture", "task", "num_labels"), HF_CASES)
 def test_hf_head_matches_transformers(tmp_path, inputs, architecture, task, num_labels):
-    reference = _hf_task_checkpoint(tmp_path, architecture, num_labels)
+    reference = hf_task_checkpoint(tmp_path, architecture, num_labels)
     head, model, report = _load(tmp_path)
     assert head.task == task
     assert not report.mismatched and not report.unused
@@ -103,33 +64,10 @@ def test_hf_head_matches_transformers(tmp_path, inputs, architecture, task, num_
     if task == heads.CLASSIFIER:
         assert head.labels == LABELS
     diff = np.max(
-        np.abs(_logits(model, inputs) - _reference_logits(reference, architecture, inputs))
+        np.abs(_logits(model, inputs) - reference_logits(reference, architecture, inputs))
     )
     print(f"{architecture} max abs diff {diff:.2e}")
     assert diff <= factory.PARITY_ATOL
-
-
-def _google_task_checkpoint(folder: pathlib.Path, scope: str, rows: int):
-    """A run_classifier (`scope=""`) or run_squad (`scope="cls/squad/"`) TF1 checkpoint."""
-    written = factory.write_google_checkpoint(
-        folder, factory.tiny_config(), seed=3, with_heads=False
-    )
-    prefix = str(folder / "bert_model.ckpt")
-    reader = tf.train.load_checkpoint(prefix)
-    variables = {n: reader.get_tensor(n) for n in reader.get_variable_to_shape_map()}
-    rng = np.random.default_rng(1)
-    weights = rng.normal(0, 0.2, [rows, 32]).astype(np.float32)
-    bias = rng.normal(0, 0.2, [rows]).astype(np.float32)
-    variables[f"{scope}output_weights"], variables[f"{scope}output_bias"] = weights, bias
-    variables[f"{scope}output_weights/adam_m"] = np.zeros_like(weights)
-    with tf.Graph().as_default():  # As run_classifier.py / run_squad.py saved them.
-        for name in sorted(variables):
-            tf.compat.v1.get_variable(name, initializer=tf.constant(variables[name]))
-        saver = tf.compat.v1.train.Saver()
-        with tf.compat.v1.Session() as session:
-            session.run(tf.compat.v1.global_variables_initializer())
-            saver.save(session, prefix)
-    return written.reference, weights, bias
 
 
 @pytest.mark.parametrize(
@@ -137,7 +75,7 @@ def _google_task_checkpoint(folder: pathlib.Path, scope: str, rows: int):
     (("", 4, heads.CLASSIFIER), ("cls/squad/", 2, heads.QUESTION_ANSWERER)),
 )
 def test_google_head_matches_reference(tmp_path, inputs, scope, rows, task):
-    reference, weights, bias = _google_task_checkpoint(tmp_path, scope, rows)
+    reference, weights, bias = google_task_checkpoint(tmp_path, scope, rows)
     head, model, report = _load(tmp_path)
     assert head.task == task and head.num_outputs == rows
     assert "global_step" in report.ignored and not report.unused
@@ -172,7 +110,7 @@ def test_detect_task_errors(names, fmt, architectures, task, message):
 
 
 def test_hf_missing_head_fails(tmp_path):
-    _hf_task_checkpoint(tmp_path, "BertForSequenceClassification", 3)
+    hf_task_checkpoint(tmp_path, "BertForSequenceClassification", 3)
     with pytest.raises(CheckpointError, match="no checkpoint variable for model variable"):
         _load(tmp_path, task=heads.QUESTION_ANSWERER)
 
