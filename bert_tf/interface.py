@@ -72,6 +72,9 @@ MLM_ENDPOINT = "mlm"
 MLM_POSITIONS = "masked_lm_positions"
 MLM_LOGITS = "mlm_logits"
 
+NSP_ENDPOINT = "nsp"
+NSP_LOGITS = "nsp_logits"
+
 SERVING_SIGNATURE = "serving_default"
 TOKENS_SIGNATURE = "tokens"
 # The legacy TF1 Hub `tokens` signature's input names -> ours, and its outputs.
@@ -329,6 +332,8 @@ class ExportMetadata:
     # label names in logit order; None / () without one.
     task: str | None = None
     labels: tuple[str, ...] = ()
+    # `encoder.nsp`, the next-sentence head (`--with_nsp`).
+    with_nsp: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -91,6 +91,13 @@ FLAGS = (
         "pre-training); the checkpoint must have it.",
     ),
     Flag(
+        "with_nsp",
+        bool,
+        "Also export the next-sentence head as encoder.nsp (nsp_logits [batch, 2]: "
+        "is-next, not-next); the checkpoint must have it. With --with_mlm: both "
+        "pre-training heads.",
+    ),
+    Flag(
         "overwrite", bool, "Replace an existing OUTPUT_DIR, only once the new export is verified."
     ),
     Flag(
@@ -154,6 +161,7 @@ def main(args) -> int:
                 "do_lower_case",
                 "default_seq_length",
                 "with_mlm",
+                "with_nsp",
                 "overwrite",
                 "serving_jit_compile",
                 "precision",

@@ -16,7 +16,7 @@ import os
 from bert_tf import interface
 
 _CALLABLES = {
-    interface.ENCODER_DIR: (interface.MLM_ENDPOINT,),
+    interface.ENCODER_DIR: (interface.MLM_ENDPOINT, interface.NSP_ENDPOINT),
     interface.PREPROCESS_DIR: interface.PREPROCESS_CALLABLES,
 }
 
@@ -127,6 +127,7 @@ def _describe_metadata(meta: interface.ExportMetadata) -> list[str]:
         f"tokenize_chinese_chars={tok.tokenize_chinese_chars} (from {tok.source})",
         f"default_seq_length: {meta.default_seq_length}, "
         f"mlm: {'yes' if meta.with_mlm else 'no'}, "
+        f"nsp: {'yes' if meta.with_nsp else 'no'}, "
         f"serving XLA: {'yes' if meta.serving_jit_compile else 'no'}, "
         f"precision: {meta.precision}",
         _describe_embedding(meta.embedding),

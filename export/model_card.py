@@ -227,6 +227,12 @@ int32 `[batch, num_predictions]` in; the encoder outputs plus `mlm_logits`
 `[batch, num_predictions, {config["vocab_size"]}]` out. Try it:
 `bert-tf-fill-mask {export_dir} "Paris is the [MASK] of France."`
 """
+    if metadata.with_nsp:
+        mlm += """
+With the next-sentence head (`encoder.nsp`): the encoder's dict in; its outputs
+plus `nsp_logits` float32 `[batch, 2]` out (index 0: the second segment follows
+the first, as BERT was pre-trained).
+"""
     preset = (
         f"\n\nIts architecture is the preset `{source.preset}`: {source.preset_description}"
         if source.preset

@@ -25,6 +25,7 @@ class ExportOptions:
             checkpoint's name or the vocab (the choice is logged).
         default_seq_length: the `seq_length` of `preprocess(strings)`.
         with_mlm: also export the masked-LM head as `encoder.mlm`.
+        with_nsp: also export the next-sentence head as `encoder.nsp`.
         overwrite: replace an existing output folder once the new one is verified.
         serving_jit_compile: XLA-compile the `serving_default` and `tokens`
             signatures; None: for float32 exports only (on CPU, XLA runs the
@@ -50,6 +51,7 @@ class ExportOptions:
     do_lower_case: bool | None = None
     default_seq_length: int = interface.DEFAULT_SEQ_LENGTH
     with_mlm: bool = False
+    with_nsp: bool = False
     overwrite: bool = False
     serving_jit_compile: bool | None = None
     precision: str = precisions.FLOAT32

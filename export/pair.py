@@ -6,7 +6,7 @@ The steps, each logged with its timing:
    (`bert_tf.export.sources`; every detected choice is logged with its reason), and
    check the vocab size against the config;
 2. build the encoder without its random initialization (the checkpoint fills
-   every weight; and the masked-LM model with `with_mlm`) and load every
+   every weight; and the heads' models with `with_mlm` / `with_nsp`) and load every
    weight from the checkpoint, one tensor at a time;
 3. build the preprocessing model and check its special tokens;
 4. run the verification texts through the in-memory models (float32); with
@@ -54,7 +54,7 @@ from bert_tf.export import model_card, saved_encoder, verify
 from bert_tf.export.errors import ExportError
 from bert_tf.export.options import ExportOptions
 from bert_tf.export.sources import ExportSources, resolve_sources
-from bert_tf.heads import build_mlm_model
+from bert_tf.heads import build_mlm_model, build_nsp_model
 from bert_tf.preprocess import TokenizerSettings, build_preprocess_model, load_vocab
 from bert_tf.tasks import folders, heads
 from bert_tf.version import __version__
@@ -131,9 +131,9 @@ def _build_preprocessor(sources: ExportSources, default_seq_length: int):
         ) from error
 
 
-def _load_weights(sources: ExportSources, encoder, mlm_model):
+def _load_weights(sources: ExportSources, encoder, mlm_model, nsp_model):
     try:
-        report = load_checkpoint(sources.files, encoder, mlm_model=mlm_model)
+        report = load_checkpoint(sources.files, encoder, mlm_model=mlm_model, nsp_model=nsp_model)
     except CheckpointMismatchError as error:
         # Only a checkpoint that reads but does not fit says something about the preset.
         if sources.preset is not None and "preset" in sources.config_source:
@@ -234,6 +234,7 @@ class _Built:
     reference: dict[str, Any]
     checksums: dict[str, str]
     stack: PoolingStack | None = None
+    nsp_model: Any = None
     embedding: Any = None
     embedding_reference: dict[str, Any] | None = None
     head: heads.TaskHead | None = None
@@ -253,16 +254,20 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
         f"Building the encoder ({config.num_layers} layers, hidden size "
         f"{config.hidden_size}) and loading {sources.files.format} weights"
     ):
-        encoder, mlm_model = _build_models(config, options, precisions.FLOAT32)
+        encoder, mlm_model, nsp_model = _build_models(config, options, precisions.FLOAT32)
         head = _task_head(sources, options)
         task_model = None
         if head is None:
-            report = _load_weights(sources, encoder, mlm_model)
+            report = _load_weights(sources, encoder, mlm_model, nsp_model)
         else:
-            if options.with_mlm:
-                raise ExportError(
-                    f"--with_mlm: the checkpoint holds a {head.task} head, not the masked-LM one"
-                )
+            for flag, wanted in (
+                ("--with_mlm", options.with_mlm),
+                ("--with_nsp", options.with_nsp),
+            ):
+                if wanted:
+                    raise ExportError(
+                        f"{flag}: the checkpoint holds a {head.task} head, not a pre-training one"
+                    )
             task_model = heads.build_task_model(encoder, config, head)
             report = heads.load_task_checkpoint(
                 sources.files, open_reader(sources.files), encoder, task_model, head.task
@@ -270,6 +275,10 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
         if options.with_mlm and not report.has_mlm_head:
             raise ExportError(
                 f"--with_mlm: checkpoint {sources.files.weights} has no masked-LM head weights"
+            )
+        if options.with_nsp and not report.has_nsp_head:
+            raise ExportError(
+                f"--with_nsp: checkpoint {sources.files.weights} has no next-sentence head weights"
             )
     with _step("Building the preprocessing model"):
         preprocessor = _build_preprocessor(sources, options.default_seq_length)
@@ -280,14 +289,17 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
         probe = verify.make_probe(preprocessor, options.default_seq_length)
         # Always the float32 model's outputs: a reduced-precision export is
         # verified against them (`verify.Gate`).
-        reference = verify.reference_outputs(encoder, mlm_model, probe)
+        reference = verify.reference_outputs(encoder, mlm_model, probe, nsp_model)
     if options.precision != precisions.FLOAT32:
         with _step(f"Building the {options.precision} encoder from the float32 weights"):
-            float32_model = mlm_model or encoder
-            encoder, mlm_model = _build_models(config, options, options.precision)
+            float32_model, float32_nsp = mlm_model or encoder, nsp_model
+            encoder, mlm_model, nsp_model = _build_models(config, options, options.precision)
             # Same architecture, same construction order: the same weight list.
             (mlm_model or encoder).set_weights(float32_model.get_weights())
-            del float32_model
+            if nsp_model is not None:
+                nsp = interface.NSP_ENDPOINT
+                nsp_model.get_layer(nsp).set_weights(float32_nsp.get_layer(nsp).get_weights())
+            del float32_model, float32_nsp
             gc.collect()
     with _step("Hashing the checkpoint files"):
         checksums = {
@@ -296,6 +308,7 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
     built = _Built(
         encoder, mlm_model, preprocessor, vocab, report, special, probe, reference, checksums
     )
+    built.nsp_model = nsp_model
     if head is not None and head.task in folders.WRITTEN:
         # Float32, on the float32 encoder, whatever `precision` the encoder/ gets.
         built.head = head
@@ -395,11 +408,15 @@ def _stack(sources: ExportSources, options: ExportOptions) -> PoolingStack | Non
 
 
 def _build_models(config: BertConfig, options: ExportOptions, precision: str):
-    """The encoder (and the masked-LM model with `with_mlm`) in `precision`, not initialized."""
+    """The encoder and the heads' models (`with_mlm`, `with_nsp`; else None) in `precision`.
+
+    Not initialized: the checkpoint fills them.
+    """
     with precisions.policy_scope(precision):
         encoder = build_encoder(config, initialize=False)  # the checkpoint fills it
         mlm_model = build_mlm_model(encoder, config) if options.with_mlm else None
-    return encoder, mlm_model
+        nsp_model = build_nsp_model(encoder, config) if options.with_nsp else None
+    return encoder, mlm_model, nsp_model
 
 
 def _save_and_verify(
@@ -412,6 +429,7 @@ def _save_and_verify(
             built.encoder,
             layout.encoder_dir,
             mlm_model=built.mlm_model,
+            nsp_model=built.nsp_model,
             jit_compile=options.jit_compile,
         )
     with _step(f"Saving {interface.PREPROCESS_DIR}/"), _write_errors(tmp):
@@ -426,7 +444,8 @@ def _save_and_verify(
             task_diff = built.task_module.save(layout.part(task))
         built.task_module = None
     # The in-memory weights are no longer needed: only the saved copy stays.
-    built.encoder = built.mlm_model = built.preprocessor = built.embedding = None
+    built.encoder = built.mlm_model = built.nsp_model = None
+    built.preprocessor = built.embedding = None
     gc.collect()
     with _step("Verifying the saved models"):
         figures = verify.verify_export(
@@ -436,6 +455,7 @@ def _save_and_verify(
             config=sources.config,
             vocab=built.vocab,
             with_mlm=options.with_mlm,
+            with_nsp=options.with_nsp,
             precision=options.precision,
         )
         if built.embedding_reference is not None:
@@ -491,6 +511,7 @@ def _metadata(
         special_tokens=built.special,
         default_seq_length=options.default_seq_length,
         with_mlm=options.with_mlm,
+        with_nsp=options.with_nsp,
         serving_jit_compile=options.jit_compile,
         load_report=built.report.summary().splitlines()[0],
         verification=figures,

@@ -29,6 +29,9 @@ SavedModel" API):
   and returns the encoder outputs plus `mlm_logits`
   `[batch, num_predictions, vocab_size]`; it is itself a reusable object
   (`hub.KerasLayer(encoder.mlm, trainable=True)`).
+- `nsp` (only with the next-sentence head): `encoder.nsp(inputs, training=False)`
+  takes the encoder's dict and returns its outputs plus `nsp_logits`
+  `[batch, 2]` (index 0: the second segment follows the first); reusable too.
 
 Only the variables and these functions are saved, not the Keras layer objects:
 saving and loading stay fast, and `trainable_variables` holds exactly the
@@ -91,15 +94,18 @@ class EncoderSavedModel(ReusableModel):
         encoder: tf_keras.Model,
         *,
         mlm_model: tf_keras.Model | None = None,
+        nsp_model: tf_keras.Model | None = None,
         jit_compile: bool = False,
     ):
-        """Traces every endpoint of `encoder` (and of `mlm_model`).
+        """Traces every endpoint of `encoder` (and of the heads' models).
 
         Args:
             encoder: the tf_keras encoder with the dict interface
                 (`bert_tf.encoder.build_encoder`).
             mlm_model: the same encoder with the masked-LM head
                 (`bert_tf.heads.build_mlm_model`), exported as `mlm`; or None.
+            nsp_model: the same encoder with the next-sentence head
+                (`bert_tf.heads.build_nsp_model`), exported as `nsp`; or None.
             jit_compile: compile the `serving_default` and `tokens` signatures
                 with XLA for inputs of up to `XLA_MAX_TOKENS` tokens.
         """
@@ -139,6 +145,8 @@ class EncoderSavedModel(ReusableModel):
         self.tokens = tokens
         if mlm_model is not None:
             setattr(self, interface.MLM_ENDPOINT, ReusableModel(mlm_model, mlm_input_spec()))
+        if nsp_model is not None:
+            setattr(self, interface.NSP_ENDPOINT, ReusableModel(nsp_model, encoder_input_spec()))
 
     @property
     def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
@@ -154,6 +162,7 @@ def save_encoder(
     path: os.PathLike | str,
     *,
     mlm_model: tf_keras.Model | None = None,
+    nsp_model: tf_keras.Model | None = None,
     jit_compile: bool = False,
 ) -> None:
     """Writes the `encoder/` SavedModel of docs/interface.md to `path`.
@@ -162,7 +171,10 @@ def save_encoder(
         encoder: the tf_keras encoder with the dict interface.
         path: the SavedModel folder to write.
         mlm_model: the encoder with its masked-LM head, exported as `mlm`; or None.
+        nsp_model: the encoder with its next-sentence head, exported as `nsp`; or None.
         jit_compile: compile the serving signatures with XLA.
     """
-    root = EncoderSavedModel(encoder, mlm_model=mlm_model, jit_compile=jit_compile)
+    root = EncoderSavedModel(
+        encoder, mlm_model=mlm_model, nsp_model=nsp_model, jit_compile=jit_compile
+    )
     tf.saved_model.save(root, os.fspath(path), signatures=root.signatures)

@@ -184,13 +184,17 @@ def _numpy(nest: Any) -> Any:
     return tf.nest.map_structure(np.asarray, nest)
 
 
-def reference_outputs(encoder, mlm_model, probe: Probe) -> dict[str, Any]:
+def reference_outputs(encoder, mlm_model, probe: Probe, nsp_model=None) -> dict[str, Any]:
     """The in-memory models' outputs on the probe, as numpy (computed before saving)."""
     inputs = probe.encoder_inputs
     outputs = _numpy(encoder(inputs, training=False))
     if mlm_model is not None:
         outputs[interface.MLM_LOGITS] = np.asarray(
             mlm_model(_mlm_inputs(inputs), training=False)[interface.MLM_LOGITS]
+        )
+    if nsp_model is not None:
+        outputs[interface.NSP_LOGITS] = np.asarray(
+            nsp_model(inputs, training=False)[interface.NSP_LOGITS]
         )
     return outputs
 
@@ -223,7 +227,8 @@ def _max_diff(
 
 
 def _flat_reference(reference: Mapping[str, Any]) -> dict[str, np.ndarray]:
-    return interface.flat_outputs({k: v for k, v in reference.items() if k != interface.MLM_LOGITS})
+    heads = (interface.MLM_LOGITS, interface.NSP_LOGITS)
+    return interface.flat_outputs({k: v for k, v in reference.items() if k not in heads})
 
 
 def check_special_tokens(
@@ -254,6 +259,7 @@ def verify_export(
     config: BertConfig,
     vocab: list[str],
     with_mlm: bool,
+    with_nsp: bool = False,
     precision: str = precisions.FLOAT32,
 ) -> interface.VerificationInfo:
     """Loads `export_dir`'s two SavedModels back and checks them; returns the figures.
@@ -265,6 +271,7 @@ def verify_export(
         config: the encoder's config.
         vocab: the vocab's tokens (a token's id is its index).
         with_mlm: whether `encoder/` must have the `mlm` sub-object.
+        with_nsp: whether `encoder/` must have the `nsp` sub-object.
         precision: the saved encoder's precision; `reference` is the float32
             model's, and `GATES[precision]` is what the encoder must meet.
 
@@ -367,6 +374,16 @@ def verify_export(
             reference,
             (interface.MLM_LOGITS,),
             "mlm",
+            precision,
+        )
+    if with_nsp:
+        if not hasattr(encoder, interface.NSP_ENDPOINT):
+            raise ExportError("verification failed: encoder/ has no nsp sub-object")
+        figures["nsp"] = _max_diff(
+            encoder.nsp(tensors, training=False),
+            reference,
+            (interface.NSP_LOGITS,),
+            "nsp",
             precision,
         )
     scale = max(float(np.max(np.abs(value))) for value in flat_want.values())

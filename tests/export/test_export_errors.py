@@ -102,6 +102,13 @@ def _case_with_mlm_without_head(tmp_path, checkpoints):
     )
 
 
+def _case_with_nsp_without_head(tmp_path, checkpoints):
+    return (
+        [f"--checkpoint={checkpoints['hf_bin'].folder}", "--with_nsp"],
+        "has no next-sentence head weights",
+    )
+
+
 def _case_seq_length_too_long(tmp_path, checkpoints):
     return (
         [f"--checkpoint={checkpoints['google'].folder}", "--default_seq_length=65"],
@@ -119,6 +126,7 @@ CASES = [
     _case_vocab_size,
     _case_missing_vocab_file,
     _case_with_mlm_without_head,
+    _case_with_nsp_without_head,
     _case_seq_length_too_long,
 ]
 
@@ -288,9 +296,9 @@ def test_verification_failure_aborts(tmp_path, checkpoints, cached_preprocess, m
     out = tmp_path / "out"
     real_reference = pair.verify.reference_outputs
 
-    def reference_then_perturb(encoder, mlm_model, probe):
+    def reference_then_perturb(encoder, mlm_model, probe, nsp_model=None):
         # Perturb a weight after the reference outputs were taken, before saving.
-        outputs = real_reference(encoder, mlm_model, probe)
+        outputs = real_reference(encoder, mlm_model, probe, nsp_model)
         weight = encoder.pooler.trainable_variables[0]
         weight.assign_add(0.01 * tf.ones_like(weight))
         return outputs

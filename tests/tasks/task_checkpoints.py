@@ -55,6 +55,60 @@ def hf_task_checkpoint(folder: pathlib.Path, architecture: str, num_labels: int)
     return model
 
 
+def minilm_task_checkpoint(
+    folder: pathlib.Path,
+    minilm_dir: pathlib.Path,
+    architecture: str,
+    labels=(),
+    *,
+    seed: int,
+    head_scale: float = 1.0,
+):
+    """The real MiniLM weights with a seeded random head, saved with its tokenizer.
+
+    `head_scale` multiplies the head's kernel, so that its labels differ more
+    than at initialization. Returns the transformers model and tokenizer.
+    """
+    import torch
+    import transformers
+
+    torch.manual_seed(seed)
+    named = (
+        dict(
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={label: i for i, label in enumerate(labels)},
+        )
+        if labels
+        else {}
+    )
+    model = (
+        getattr(transformers, architecture)
+        .from_pretrained(minilm_dir, attn_implementation="eager", **named)
+        .eval()
+    )
+    with torch.no_grad():
+        model.classifier.weight.mul_(head_scale)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir)
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return model, tokenizer
+
+
+def export_task_checkpoint(folder: pathlib.Path, architecture: str, num_labels: int, seq_length):
+    """A tiny random HF task checkpoint in `folder/checkpoint`, exported to `folder/export`.
+
+    Returns the export folder and the transformers reference model.
+    """
+    from bert_tf.export import pair
+
+    reference = hf_task_checkpoint(folder / "checkpoint", architecture, num_labels)
+    pair.export_pair(
+        str(folder / "checkpoint"), str(folder / "export"), default_seq_length=seq_length
+    )
+    return folder / "export", reference
+
+
 def reference_logits(model, architecture: str, inputs) -> np.ndarray:
     import torch
 

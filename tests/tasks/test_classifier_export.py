@@ -16,8 +16,10 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 from task_checkpoints import (
     LABELS,
+    export_task_checkpoint,
     google_task_checkpoint,
     hf_task_checkpoint,
+    minilm_task_checkpoint,
     packed_inputs,
     reference_logits,
     run_script,
@@ -35,11 +37,7 @@ SEQ_LENGTH = 24
 @pytest.fixture(scope="module")
 def hf_export(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sst")
-    reference = hf_task_checkpoint(folder / "checkpoint", "BertForSequenceClassification", 3)
-    pair.export_pair(
-        str(folder / "checkpoint"), str(folder / "export"), default_seq_length=SEQ_LENGTH
-    )
-    return folder / "export", reference
+    return export_task_checkpoint(folder, "BertForSequenceClassification", 3, SEQ_LENGTH)
 
 
 @pytest.mark.parametrize("signature", ["serving_default", "pairs"])
@@ -178,27 +176,18 @@ PIPELINE_PAIRS = [("A dog runs in the park.", "An animal is outside."), ("Ünïc
 @pytest.mark.slow
 def test_minilm_labels_and_scores_match_the_transformers_pipeline(tmp_path, minilm_dir):
     """Real MiniLM weights, a seeded random 4-label head: `classify` vs `text-classification`."""
-    import torch
     import transformers
 
     labels = ("negative", "neutral", "positive", "mixed")
-    torch.manual_seed(7)
-    model = transformers.BertForSequenceClassification.from_pretrained(
+    model, tokenizer = minilm_task_checkpoint(
+        tmp_path / "ckpt",
         minilm_dir,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={label: i for i, label in enumerate(labels)},
-        attn_implementation="eager",
-    ).eval()
-    with torch.no_grad():  # a head that separates the labels more than its init does
-        model.classifier.weight.mul_(50.0)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir)
-    model.save_pretrained(tmp_path / "ckpt")
-    tokenizer.save_pretrained(tmp_path / "ckpt")
-    seq_length = 128
-    pair.export_pair(
-        str(tmp_path / "ckpt"), str(tmp_path / "export"), default_seq_length=seq_length
+        "BertForSequenceClassification",
+        labels,
+        seed=7,
+        head_scale=50.0,
     )
+    pair.export_pair(str(tmp_path / "ckpt"), str(tmp_path / "export"), default_seq_length=128)
     pipe = transformers.pipeline(
         "text-classification", model=model, tokenizer=tokenizer, device="cpu"
     )

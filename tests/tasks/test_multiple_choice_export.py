@@ -11,7 +11,12 @@ import checkpoint_factory as factory
 import numpy as np
 import pytest
 import tensorflow as tf
-from task_checkpoints import hf_task_checkpoint, packed_inputs, reference_logits
+from task_checkpoints import (
+    export_task_checkpoint,
+    minilm_task_checkpoint,
+    packed_inputs,
+    reference_logits,
+)
 
 from bert_tf import interface
 from bert_tf.export import pair
@@ -25,11 +30,7 @@ SEQ_LENGTH = 16
 @pytest.fixture(scope="module")
 def hf_export(tmp_path_factory):
     folder = tmp_path_factory.mktemp("swag")
-    reference = hf_task_checkpoint(folder / "checkpoint", "BertForMultipleChoice", 1)
-    pair.export_pair(
-        str(folder / "checkpoint"), str(folder / "export"), default_seq_length=SEQ_LENGTH
-    )
-    return folder / "export", reference
+    return export_task_checkpoint(folder, "BertForMultipleChoice", 1, SEQ_LENGTH)
 
 
 def test_logits_match_transformers(hf_export):
@@ -73,15 +74,10 @@ def test_choose_groups_prompts_by_their_number_of_choices(hf_export):
 @pytest.mark.slow
 def test_minilm_logits_match_transformers_on_its_tokenizer(tmp_path, minilm_dir):
     import torch
-    import transformers
 
-    torch.manual_seed(11)
-    model = transformers.BertForMultipleChoice.from_pretrained(
-        minilm_dir, attn_implementation="eager"
-    ).eval()
-    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir)
-    model.save_pretrained(tmp_path / "ckpt")
-    tokenizer.save_pretrained(tmp_path / "ckpt")
+    model, tokenizer = minilm_task_checkpoint(
+        tmp_path / "ckpt", minilm_dir, "BertForMultipleChoice", seed=11
+    )
     pair.export_pair(str(tmp_path / "ckpt"), str(tmp_path / "export"), default_seq_length=64)
     prompts = ["She opened the umbrella because", "Zoë est allée à São Paulo et"]
     choices = [

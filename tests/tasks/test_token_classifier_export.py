@@ -12,7 +12,13 @@ import checkpoint_factory as factory
 import numpy as np
 import pytest
 import tensorflow as tf
-from task_checkpoints import LABELS, hf_task_checkpoint, packed_inputs, reference_logits
+from task_checkpoints import (
+    LABELS,
+    export_task_checkpoint,
+    minilm_task_checkpoint,
+    packed_inputs,
+    reference_logits,
+)
 
 from bert_tf import interface
 from bert_tf.export import pair
@@ -25,11 +31,7 @@ SEQ_LENGTH = 12
 @pytest.fixture(scope="module")
 def hf_export(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ner")
-    reference = hf_task_checkpoint(folder / "checkpoint", "BertForTokenClassification", 3)
-    pair.export_pair(
-        str(folder / "checkpoint"), str(folder / "export"), default_seq_length=SEQ_LENGTH
-    )
-    return folder / "export", reference
+    return export_task_checkpoint(folder, "BertForTokenClassification", 3, SEQ_LENGTH)
 
 
 def _serve(export_dir):
@@ -108,22 +110,16 @@ NER_LABELS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
 
 @pytest.mark.slow
 def test_minilm_entities_match_the_transformers_pipeline(tmp_path, minilm_dir):
-    import torch
     import transformers
 
-    torch.manual_seed(5)
-    model = transformers.BertForTokenClassification.from_pretrained(
+    model, tokenizer = minilm_task_checkpoint(
+        tmp_path / "ckpt",
         minilm_dir,
-        num_labels=len(NER_LABELS),
-        id2label=dict(enumerate(NER_LABELS)),
-        label2id={label: i for i, label in enumerate(NER_LABELS)},
-        attn_implementation="eager",
-    ).eval()
-    with torch.no_grad():  # a head that separates the labels more than its init does
-        model.classifier.weight.mul_(60.0)
-    tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir)
-    model.save_pretrained(tmp_path / "ckpt")
-    tokenizer.save_pretrained(tmp_path / "ckpt")
+        "BertForTokenClassification",
+        NER_LABELS,
+        seed=5,
+        head_scale=60.0,
+    )
     pair.export_pair(str(tmp_path / "ckpt"), str(tmp_path / "export"), default_seq_length=64)
     pipe = transformers.pipeline(
         "token-classification",
