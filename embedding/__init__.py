@@ -41,6 +41,7 @@ __getattr__, __dir__ = lazy.exports(
         "read_lines": _FILES,
         "DEFAULTS": _OPTIONS,
         "POOLINGS": _OPTIONS,
+        "RUNNERS": _OPTIONS,
         "EmbedError": _OPTIONS,
         "EmbedOptions": _OPTIONS,
     },
