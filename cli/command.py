@@ -41,6 +41,7 @@ hello BERT
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging as std_logging
 import os
@@ -52,7 +53,7 @@ import textwrap
 import traceback
 import types
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 EXIT_OK = 0
@@ -356,18 +357,34 @@ def _import_tensorflow_quietly() -> None:
     """
     if "tensorflow" in sys.modules:
         return
+    with quiet_stderr(replay_on_error=True):
+        import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def quiet_stderr(*, replay_on_error: bool = False) -> Iterator[None]:
+    """Sends file descriptor 2 to a temporary file while the block runs.
+
+    What native code and child processes write there (which Python's logging
+    settings cannot reach: TensorFlow's C++ start-up lines, Apache Beam's
+    worker processes) stays off the terminal. With `replay_on_error`, it is
+    written out if the block raises.
+    """
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            yield
         except BaseException:
+            sys.stderr.flush()
             os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
+            if replay_on_error:
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode(errors="replace"))
             raise
         finally:
+            sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
 

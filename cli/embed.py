@@ -63,7 +63,7 @@ counted. Running on Dataflow, Flink or Spark: docs/embedding.md.
 
 from __future__ import annotations
 
-from bert_tf.cli.command import Command, Flag, UsageError
+from bert_tf.cli.command import Command, Flag, UsageError, quiet_stderr
 from bert_tf.embedding.options import POOLINGS, RUNNERS, EmbedOptions
 
 FLAGS = (
@@ -153,7 +153,7 @@ def main(args) -> int:
         return _beam_main(args)
     given = [f"--{name}" for name in _BEAM_ONLY if getattr(args, name)]
     if given:
-        raise UsageError(f"{' and '.join(given)} need --runner")
+        raise UsageError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --runner")
     from bert_tf.embedding import LogProgress, embed_file
 
     result = embed_file(
@@ -177,32 +177,41 @@ def main(args) -> int:
 
 
 def _beam_main(args) -> int:
+    import contextlib
+
+    from absl import logging
+
     try:
         from bert_tf.embedding.beam import embed_corpus
     except ImportError as error:
         raise UsageError(
             f"--runner needs Apache Beam ({error.name} is missing): pip install 'bert-tf[beam]'"
         ) from None
-    result = embed_corpus(
-        args.input,
-        args.output,
-        args.export_dir,
-        runner=args.runner,
-        pipeline_args=args.extra_args,
-        pooling=args.pooling,
-        normalize=args.normalize,
-        prompt_name=args.prompt_name,
-        batch_size=args.batch_size,
-        max_seq_length=args.max_seq_length,
-        json_field=args.json_field,
-        chunk_lines=args.chunk_lines,
-        keep_text=args.keep_text,
-        skip_bad_lines=args.skip_bad_lines,
-        num_shards=args.num_shards,
-    )
+    # Beam's worker processes log to the terminal from their start, before any
+    # option reaches them: below --verbosity=1 their stderr is kept aside.
+    quiet = quiet_stderr() if logging.get_verbosity() < 1 else contextlib.nullcontext()
+    with quiet:
+        result = embed_corpus(
+            args.input,
+            args.output,
+            args.export_dir,
+            runner=args.runner,
+            pipeline_args=args.extra_args,
+            pooling=args.pooling,
+            normalize=args.normalize,
+            prompt_name=args.prompt_name,
+            batch_size=args.batch_size,
+            max_seq_length=args.max_seq_length,
+            json_field=args.json_field,
+            chunk_lines=args.chunk_lines,
+            keep_text=args.keep_text,
+            skip_bad_lines=args.skip_bad_lines,
+            num_shards=args.num_shards,
+        )
     print(
-        f"Wrote {result.count} float32 vectors to {len(result.shards)} Parquet shards "
-        f"{args.output}-*.parquet in {result.seconds:.1f} s"
+        f"Wrote {result.count} float32 vectors to {len(result.shards)} Parquet "
+        f"shard{'s' if len(result.shards) != 1 else ''} {args.output}-*.parquet "
+        f"in {result.seconds:.1f} s"
     )
     if args.skip_bad_lines:
         where = f": {', '.join(result.dead_letter)}" if result.dead_letter else ""

@@ -276,21 +276,26 @@ def pipeline_options(pipeline_args: Sequence[str] = ()) -> PipelineOptions:
     return options
 
 
-def _runner(name: str):
+def _runner(name: str, options: PipelineOptions):
     """The runner for `name`.
 
     DirectRunner: Beam's FnApiRunner, the batch engine of the Python
     DirectRunner, which honours `--direct_num_workers` and
     `--direct_running_mode`; Beam 2.77's DirectRunner would first try
     PrismRunner (a Go binary it downloads), where those options do nothing.
+    The options reach its workers as the DirectRunner sends them.
     """
     if name not in RUNNERS:
         raise EmbedError(f"runner: expected one of {', '.join(RUNNERS)}, found {name!r}")
-    if name == "DirectRunner":
-        from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    if name != "DirectRunner":
+        return name
+    from apache_beam.portability.api import beam_provision_api_pb2
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+    from apache_beam.runners.portability.portable_runner import JobServiceHandle
 
-        return FnApiRunner()
-    return name
+    encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
+    info = beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
+    return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
 
 
 def _check_inputs(input_patterns: Sequence[str]) -> None:
@@ -440,7 +445,7 @@ def embed_corpus(
         max_seq_length=max_seq_length,
     )
     options = pipeline_options(pipeline_args)
-    beam_runner = _runner(runner)
+    beam_runner = _runner(runner, options)
     _check_inputs(patterns)
     _check_model(export_dir, model_options)
 
@@ -472,6 +477,8 @@ def embed_corpus(
             file_name_suffix=SUFFIX,
             num_shards=num_shards,
             shard_name_template=SHARD_TEMPLATE,
+            # list<element: float>, the Parquet spec's LIST, as BigQuery and Spark read it.
+            use_compliant_nested_type=True,
         )
     )
     if skip_bad_lines:
