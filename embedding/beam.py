@@ -36,10 +36,13 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
+import functools
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -139,12 +142,14 @@ class _ReadLines(beam.DoFn):
 # --- The model ----------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=4)
 def _staged_export(export_dir: str) -> str:
     """A local folder holding `export_dir`: itself, or a copy of a remote one.
 
     TensorFlow reads `gs://` (and, with tensorflow-io, `s3://`, `hdfs://`)
     through `tf.io.gfile`; the export is copied once per worker process into a
-    temporary folder, so that every check and load reads local files.
+    temporary folder (removed at exit), so that every check and load reads
+    local files.
     """
     if "://" not in export_dir:
         return export_dir
@@ -153,6 +158,7 @@ def _staged_export(export_dir: str) -> str:
     if not tf.io.gfile.isdir(export_dir):
         raise EmbedError(f"export_dir {export_dir}: not found")
     local = tempfile.mkdtemp(prefix="bert_tf_export_")
+    atexit.register(shutil.rmtree, local, ignore_errors=True)
     root = export_dir.rstrip("/")
     for folder, _, files in tf.io.gfile.walk(root):
         target = os.path.join(local, os.path.relpath(folder, root) if folder != root else "")
