@@ -39,6 +39,7 @@ from __future__ import annotations
 import atexit
 import dataclasses
 import functools
+import glob
 import json
 import os
 import re
@@ -353,27 +354,27 @@ def _worker_error(error: BaseException) -> EmbedError | None:
 
 
 def _temp_paths(prefix: str) -> set[str]:
-    """What Beam's sinks writing to `prefix*` keep in their `beam-temp-NAME-UUID` folders."""
+    """Beam's temporary folders for sinks writing to `prefix*` (`beam-temp-NAME-UUID`).
+
+    Local: the folders. Object stores have no folders: the files in them.
+    """
     folder, name = FileSystems.split(prefix)
-    found: set[str] = set()
-    for pattern in (f"beam-temp-{name}-*", f"beam-temp-{name}-*/*"):
-        try:
-            found.update(
-                m.path
-                for m in FileSystems.match([FileSystems.join(folder, pattern)])[0].metadata_list
-            )
-        except Exception:  # nothing to list
-            pass
-    return found
+    if "://" not in prefix:
+        pattern = os.path.join(glob.escape(folder or "."), f"beam-temp-{glob.escape(name)}-*")
+        return set(glob.glob(pattern))
+    try:
+        pattern = FileSystems.join(folder, f"beam-temp-{name}-*/*")
+        return {m.path for m in FileSystems.match([pattern])[0].metadata_list}
+    except Exception:  # nothing to list
+        return set()
 
 
 def _remove_temp_paths(prefix: str, before: set[str]) -> None:
-    """Removes the temporary files a failed run left (its shards never reach their names)."""
-    # Longest first: a folder's files before the folder (object stores list both).
-    for path in sorted(_temp_paths(prefix) - before, key=len, reverse=True):
+    """Removes what a failed run left in Beam's temporary folders (its shards never got names)."""
+    for path in sorted(_temp_paths(prefix) - before):
         try:
             FileSystems.delete([path])
-        except Exception:  # already gone with its folder
+        except Exception:  # gone already
             pass
 
 

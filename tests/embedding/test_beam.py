@@ -222,7 +222,6 @@ def test_the_command_embeds_json_lines_like_in_process(minilm_export_dir, tmp_pa
         "--json_field=text",
         "--pooling=cls",
         "--max_seq_length=16",
-        *MULTI_PROCESS,
     )
     assert done.returncode == 0, done.stderr
     lines = 3 * len(RECORDS)
