@@ -143,6 +143,25 @@ class _ReadLines(beam.DoFn):
 # --- The model ----------------------------------------------------------------------
 
 
+def _gfile():
+    """`tf.io.gfile`, with tensorflow-io's filesystems (`s3://`, `hdfs://`) when installed."""
+    import tensorflow as tf
+
+    try:
+        import tensorflow_io  # noqa: F401  (registers s3://, hdfs://, az://)
+    except ImportError:
+        pass
+    return tf.io.gfile
+
+
+def _remote_error(export_dir: str, error: Exception) -> EmbedError:
+    reason = getattr(error, "message", None) or str(error)
+    return EmbedError(
+        f"export_dir {export_dir}: cannot read ({reason.splitlines()[0]}); gs:// is built "
+        "into TensorFlow, s3:// and hdfs:// need tensorflow-io on every worker"
+    )
+
+
 @functools.lru_cache(maxsize=4)
 def _staged_export(export_dir: str) -> str:
     """A local folder holding `export_dir`: itself, or a copy of a remote one.
@@ -154,18 +173,23 @@ def _staged_export(export_dir: str) -> str:
     """
     if "://" not in export_dir:
         return export_dir
-    import tensorflow as tf
-
-    if not tf.io.gfile.isdir(export_dir):
-        raise EmbedError(f"export_dir {export_dir}: not found")
+    gfile = _gfile()
     local = tempfile.mkdtemp(prefix="bert_tf_export_")
     atexit.register(shutil.rmtree, local, ignore_errors=True)
     root = export_dir.rstrip("/")
-    for folder, _, files in tf.io.gfile.walk(root):
-        target = os.path.join(local, os.path.relpath(folder, root) if folder != root else "")
-        os.makedirs(target, exist_ok=True)
-        for name in files:
-            tf.io.gfile.copy(f"{folder.rstrip('/')}/{name}", os.path.join(target, name))
+    try:
+        if not gfile.isdir(root):
+            raise EmbedError(f"export_dir {export_dir}: not found")
+        for folder, _, files in gfile.walk(root):
+            relative = folder[len(root) :].strip("/")
+            target = os.path.join(local, relative)
+            os.makedirs(target, exist_ok=True)
+            for name in files:
+                gfile.copy(f"{folder.rstrip('/')}/{name}", os.path.join(target, name))
+    except EmbedError:
+        raise
+    except Exception as error:  # tf.errors.OpError: unknown scheme, no access, ...
+        raise _remote_error(export_dir, error) from None
     return local
 
 
@@ -318,9 +342,11 @@ def _check_inputs(input_patterns: Sequence[str]) -> None:
 def _check_model(export_dir: str, options: dict[str, Any]) -> None:
     """Fails before the pipeline starts on a bad export or option (local exports)."""
     if "://" in export_dir:
-        import tensorflow as tf
-
-        if not tf.io.gfile.exists(f"{export_dir.rstrip('/')}/encoder/saved_model.pb"):
+        try:
+            found = _gfile().exists(f"{export_dir.rstrip('/')}/encoder/saved_model.pb")
+        except Exception as error:  # tf.errors.OpError
+            raise _remote_error(export_dir, error) from None
+        if not found:
             raise EmbedError(
                 f"export_dir {export_dir}: not a bert-tf export (no encoder/saved_model.pb)"
             )

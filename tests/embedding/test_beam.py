@@ -156,6 +156,8 @@ def test_remote_exports_are_staged_through_gfile(minilm_export_dir):
     assert beam_lib._staged_export(str(minilm_export_dir)) == str(minilm_export_dir)
     with pytest.raises(EmbedError, match="not found"):
         beam_lib._staged_export(f"file://{minilm_export_dir}/nope")
+    with pytest.raises(EmbedError, match=r"hdfs://nn:1/e: cannot read \(File system scheme"):
+        beam_lib._staged_export("hdfs://nn:1/e")  # TensorFlow 2.21 without tensorflow-io
 
 
 # --- The pipeline on the real MiniLM export -------------------------------------------
