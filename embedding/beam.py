@@ -405,7 +405,11 @@ def _remove_temp_paths(prefix: str, before: set[str]) -> None:
 
 
 def _matches(pattern: str) -> tuple[str, ...]:
-    return tuple(sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list))
+    try:
+        found = FileSystems.match([pattern])[0].metadata_list
+    except Exception:  # Beam: a folder that does not exist matches nothing, or raises.
+        return ()
+    return tuple(sorted(m.path for m in found))
 
 
 def embed_corpus(
@@ -479,13 +483,23 @@ def embed_corpus(
     )
     options = pipeline_options(pipeline_args)
     beam_runner = _runner(runner, options)
+    dead_letter_prefix = output_prefix + DEAD_LETTER
+    earlier = _matches(f"{output_prefix}-*-of-*{SUFFIX}") + _matches(
+        f"{dead_letter_prefix}-*-of-*{DEAD_LETTER_SUFFIX}"
+    )
+    if earlier:
+        # Shards of another count would stay beside the new ones, and readers
+        # of PREFIX-*.parquet would see their rows twice.
+        raise EmbedError(
+            f"output {output_prefix}: {earlier[0]} exists (an earlier run's); remove "
+            f"{output_prefix}-* or choose another output prefix"
+        )
     _check_inputs(patterns)
     _check_model(export_dir, model_options)
 
     handler = KeyedModelHandler(
         EmbeddingModelHandler(export_dir, chunk_lines=chunk_lines, **model_options)
     )
-    dead_letter_prefix = output_prefix + DEAD_LETTER
     before = _temp_paths(output_prefix)
     pipeline = beam.Pipeline(runner=beam_runner, options=options)
     lines = (

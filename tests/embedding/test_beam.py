@@ -165,6 +165,8 @@ def test_remote_exports_are_staged_through_gfile(minilm_export_dir):
 
 @pytest.mark.slow
 def test_two_worker_processes_embed_every_line_once(minilm_export_dir, tmp_path):
+    import pyarrow.parquet as pq
+
     corpus = _corpus(tmp_path / "corpus")
     prefix = tmp_path / "out" / "vectors"
     prefix.parent.mkdir()
@@ -185,6 +187,9 @@ def test_two_worker_processes_embed_every_line_once(minilm_export_dir, tmp_path)
     assert [(r["source"], r["line"]) for r in rows] == sorted(expected)  # each exactly once
     assert [r["text"] for r in rows] == [expected[r["source"], r["line"]] for r in rows]
     assert (result.count, result.bad_lines, len(result.shards)) == (len(expected), 0, 2)
+    schema = pq.read_schema(result.shards[0])
+    assert schema.names == ["source", "line", "embedding", "text"]
+    assert [str(t) for t in schema.types] == ["string", "int64", "list<element: float>", "string"]
     assert _shards(prefix.parent) == [
         "vectors-00000-of-00002.parquet",
         "vectors-00001-of-00002.parquet",
@@ -331,3 +336,14 @@ def test_skip_bad_lines_writes_the_dead_letter_and_counts(minilm_export_dir, tmp
     ]
     reference = embed([r["text"] for r in rows], minilm_export_dir)
     np.testing.assert_allclose(_vectors(rows), reference, rtol=0, atol=1e-6)
+    again = _cli(
+        "--runner=DirectRunner",
+        f"--export_dir={minilm_export_dir}",
+        f"--input={folder}/good.jsonl",
+        f"--output={out}/vectors",
+    )
+    assert again.returncode == 1
+    assert again.stderr.splitlines()[-1] == (
+        f"error: output {out}/vectors: {out}/vectors-00000-of-00001.parquet exists (an earlier "
+        f"run's); remove {out}/vectors-* or choose another output prefix"
+    )
