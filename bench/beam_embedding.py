@@ -1,7 +1,8 @@
 """Corpus embedding on Apache Beam vs in process, on the same corpus file.
 
-all-MiniLM-L6-v2 (its own stack), 3000+ real lines of mixed length
-(`bench.corpus`) in one text file, batches of 32, in one process run:
+all-MiniLM-L6-v2 (its own stack), 2000 real lines of mixed length
+(`bench.corpus`) in one text file, batches of 32, in one process run, two
+interleaved rounds (the median of each contender counts):
 
 - `in_process`: `embed_file` (what `bert-tf-embed` without `--runner` runs),
   the model already loaded (warm), as a long-running process has it;
@@ -21,7 +22,7 @@ is the pipeline's overhead, not its scaling.
 
 Run:
   .venv/bin/python -m bench.beam_embedding
-  .venv/bin/python -m bench.beam_embedding --lines=6000
+  .venv/bin/python -m bench.beam_embedding --lines=6000 --rounds=3
 """
 
 from __future__ import annotations
@@ -31,15 +32,16 @@ from bench import harness
 harness.quiet_environment()
 
 import pathlib  # noqa: E402
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
-import time  # noqa: E402
 
 from absl import app, flags  # noqa: E402
 
 from bench import corpus, models  # noqa: E402
 
-_LINES = flags.DEFINE_integer("lines", 3000, "Lines to embed (at most the corpus).")
+_LINES = flags.DEFINE_integer("lines", 2000, "Lines to embed (at most the corpus).")
 _BATCH = flags.DEFINE_integer("batch_size", 32, "Texts per encoder call.")
+_ROUNDS = flags.DEFINE_integer("rounds", 2, "Timed runs of each contender (the median counts).")
 
 TWO_WORKERS = ("--direct_num_workers=2", "--direct_running_mode=multi_processing")
 COLUMNS = [
@@ -73,11 +75,13 @@ def main(argv) -> None:
 
         def beam(path, args, name):
             def call():
+                out = tmp / name
+                shutil.rmtree(out, ignore_errors=True)  # a rerun may not reuse the prefix
+                out.mkdir()
                 embed_corpus(
-                    str(path), str(tmp / name / "v"), export, pipeline_args=args, batch_size=batch
+                    str(path), str(out / "v"), export, pipeline_args=args, batch_size=batch
                 )
 
-            (tmp / name).mkdir()
             return call
 
         contenders = {
@@ -86,12 +90,15 @@ def main(argv) -> None:
             "beam_direct_1_worker": (beam(source, (), "one"), len(lines)),
             "beam_fixed_cost": (beam(one_line, TWO_WORKERS, "fixed"), 1),
         }
-        seconds = {}
-        for name, (fn, _) in contenders.items():
-            started = time.perf_counter()
-            fn()
-            seconds[name] = time.perf_counter() - started
-            print(f"{name}: {seconds[name]:.1f} s", flush=True)
+        # Interleaved rounds (A B C D A B C D): a slow spell of the shared
+        # machine is spread over every contender.
+        timings = harness.measure_interleaved(
+            {name: fn for name, (fn, _) in contenders.items()},
+            warmup=0,
+            repeats=_ROUNDS.value,
+            budget_s=0.0,
+        )
+        seconds = {name: timing.median_s for name, timing in timings.items()}
     base = len(lines) / seconds["in_process"]
     for name, (_, count) in contenders.items():
         rate = count / seconds[name]
@@ -104,6 +111,7 @@ def main(argv) -> None:
                 "lines": count,
                 "batch_size": batch,
                 "seconds": seconds[name],
+                "timing": timings[name].to_dict(),
                 "lines_per_s": rate,
                 "ratio_vs_in_process": rate / base if count == len(lines) else None,
                 "steady_ratio": steady,
@@ -114,7 +122,9 @@ def main(argv) -> None:
     (harness.RESULTS_DIR / "beam_embedding.md").write_text(
         "# Beam DirectRunner vs in-process embedding\n\n"
         f"{len(lines)} lines, all-MiniLM-L6-v2, batch {batch}, "
-        f"{harness.machine()['cores']} cores; `python -m bench.beam_embedding`.\n\n" + table + "\n"
+        f"{harness.machine()['cores']} cores, median of {_ROUNDS.value} interleaved rounds, "
+        f"load average {run.load_before[0]:.1f} before; `python -m bench.beam_embedding` "
+        "(details: beam_embedding.json).\n\n" + table + "\n"
     )
 
 

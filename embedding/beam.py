@@ -61,7 +61,7 @@ from apache_beam.ml.inference.base import (
     PredictionResult,
     RunInference,
 )
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions
 
 from bert_tf.embedding.options import DEFAULTS, RUNNERS, EmbedError
 
@@ -208,6 +208,9 @@ class EmbeddingModelHandler(ModelHandler[str, PredictionResult, Any]):
       large_model: Beam's option: one copy of the model per machine, shared by
         its worker processes (`share_model_across_processes`), for exports
         too big to load once per process.
+      intra_op_threads: TensorFlow's threads per op in each worker process
+        (None: TensorFlow's default, every core). Several worker processes on
+        one machine each use every core by default and slow each other down.
     """
 
     def __init__(
@@ -221,6 +224,7 @@ class EmbeddingModelHandler(ModelHandler[str, PredictionResult, Any]):
         max_seq_length: int | None = DEFAULTS.max_seq_length,
         chunk_lines: int = DEFAULTS.chunk_lines,
         large_model: bool = False,
+        intra_op_threads: int | None = None,
     ):
         super().__init__(min_batch_size=1, max_batch_size=chunk_lines, large_model=large_model)
         self.export_dir = os.fspath(export_dir)
@@ -232,6 +236,7 @@ class EmbeddingModelHandler(ModelHandler[str, PredictionResult, Any]):
             max_seq_length=max_seq_length,
         )
         self.chunk_lines = chunk_lines
+        self.intra_op_threads = intra_op_threads
 
     def batch_elements_kwargs(self):
         # Fixed-size chunks, as the in-process path reads them: BatchElements'
@@ -239,8 +244,15 @@ class EmbeddingModelHandler(ModelHandler[str, PredictionResult, Any]):
         return {"min_batch_size": self.chunk_lines, "max_batch_size": self.chunk_lines}
 
     def load_model(self):
+        import tensorflow as tf
+
         from bert_tf.embedding.embedder import load
 
+        if self.intra_op_threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(self.intra_op_threads)
+            except RuntimeError:  # TensorFlow already runs in this process (in-memory runner)
+                pass
         return load(_staged_export(self.export_dir))
 
     def run_inference(
@@ -327,6 +339,15 @@ def _runner(name: str, options: PipelineOptions):
     encoded = JobServiceHandle.encode_pipeline_options(options.get_all_options())
     info = beam_provision_api_pb2.ProvisionInfo(pipeline_options=encoded)
     return fn_runner.FnApiRunner(provision_info=fn_runner.ExtendedProvisionInfo(info))
+
+
+def _threads_per_worker(runner: str, options: PipelineOptions) -> int | None:
+    """TensorFlow threads per worker process when the DirectRunner starts several here."""
+    direct = options.view_as(DirectOptions)
+    if runner != "DirectRunner" or direct.direct_running_mode != "multi_processing":
+        return None
+    cores = os.cpu_count() or 1
+    return max(1, cores // (direct.direct_num_workers or cores))
 
 
 def _check_inputs(input_patterns: Sequence[str]) -> None:
@@ -498,7 +519,12 @@ def embed_corpus(
     _check_model(export_dir, model_options)
 
     handler = KeyedModelHandler(
-        EmbeddingModelHandler(export_dir, chunk_lines=chunk_lines, **model_options)
+        EmbeddingModelHandler(
+            export_dir,
+            chunk_lines=chunk_lines,
+            intra_op_threads=_threads_per_worker(runner, options),
+            **model_options,
+        )
     )
     before = _temp_paths(output_prefix)
     pipeline = beam.Pipeline(runner=beam_runner, options=options)
