@@ -178,7 +178,8 @@ def _staged_export(export_dir: str) -> str:
     atexit.register(shutil.rmtree, local, ignore_errors=True)
     root = export_dir.rstrip("/")
     try:
-        if not gfile.isdir(root):
+        # exists() raises for a scheme TensorFlow lacks; isdir() would say False.
+        if not gfile.exists(root) or not gfile.isdir(root):
             raise EmbedError(f"export_dir {export_dir}: not found")
         for folder, _, files in gfile.walk(root):
             relative = folder[len(root) :].strip("/")
