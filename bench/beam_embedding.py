@@ -16,9 +16,10 @@ interleaved rounds (the median of each contender counts):
 
 Ratios: lines/s of each over `in_process`; `steady_ratio` discounts the
 fixed cost (lines / (seconds - fixed seconds)), what a corpus large enough
-to amortize it approaches. On a 2-core machine two workers share the cores
-the in-process run already uses, so no speed-up is possible here: the figure
-is the pipeline's overhead, not its scaling.
+to amortize it approaches. On a 2-core machine two workers (one TensorFlow
+thread each, `_threads_per_worker`) share the cores the in-process run
+already uses, so no speed-up is possible here: the figure is the pipeline's
+overhead, not its scaling.
 
 Run:
   .venv/bin/python -m bench.beam_embedding

@@ -132,6 +132,14 @@ def test_pipeline_options_refuse_what_beam_would_drop():
         beam_lib.pipeline_options(["--direct_num_wrkers=2"])
 
 
+def test_direct_runner_workers_share_the_cores():
+    cores = os.cpu_count() or 1
+    two = beam_lib.pipeline_options(MULTI_PROCESS)
+    assert beam_lib._threads_per_worker("DirectRunner", two) == max(1, cores // 2)
+    assert beam_lib._threads_per_worker("DataflowRunner", two) is None
+    assert beam_lib._threads_per_worker("DirectRunner", beam_lib.pipeline_options()) is None
+
+
 def test_worker_errors_become_one_line():
     text = (
         "Traceback (most recent call last):\n  File ...\n"
