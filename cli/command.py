@@ -41,6 +41,7 @@ hello BERT
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging as std_logging
 import os
@@ -52,7 +53,7 @@ import textwrap
 import traceback
 import types
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NoReturn
 
 EXIT_OK = 0
@@ -125,6 +126,12 @@ class Command:
         positional: names of the required positional arguments (`EXPORT_DIR`).
         defaults: a dataclass whose field defaults are the flags' defaults.
         interrupted: the message printed on Ctrl-C.
+        passthrough_flag: a flag that, when given, lets the arguments the
+            command does not know through to `args.extra_args` (a list) instead
+            of failing: `bert-tf-embed --runner` hands them to Apache Beam as
+            pipeline options. Without it they fail as usual. Only for commands
+            without positional arguments.
+        passthrough_usage: what the synopsis says of those arguments.
     """
 
     name: str
@@ -134,6 +141,19 @@ class Command:
     positional: tuple[str, ...] = ()
     defaults: type | None = None
     interrupted: str = "interrupted"
+    passthrough_flag: str | None = None
+    passthrough_usage: str = ""
+
+    def __post_init__(self):
+        if self.passthrough_flag is not None:
+            if self.positional:
+                raise TypeError(
+                    f"{self.name}: passthrough_flag needs a command without positionals"
+                )
+            if self.passthrough_flag not in {flag.name for flag in self.flags}:
+                raise TypeError(
+                    f"{self.name}: no flag --{self.passthrough_flag} to pass through with"
+                )
 
     def default(self, flag: Flag) -> Any:
         """`flag`'s default: its own, else the `defaults` dataclass field of its name."""
@@ -151,7 +171,10 @@ class Command:
 
     def usage(self) -> str:
         """The one-line synopsis."""
-        return " ".join([self.name, *self.positional, "[flags]"])
+        words = [self.name, *self.positional, "[flags]"]
+        if self.passthrough_usage:
+            words.append(self.passthrough_usage)
+        return " ".join(words)
 
     def help_text(self) -> str:
         """What `--help` prints: the synopsis, the guide and every flag."""
@@ -191,13 +214,17 @@ class Command:
         """The parsed arguments (None for a help request) and the verbosity."""
         from absl import flags
 
-        values = flags.FlagValues()
-        for flag in self.all_flags:
-            _define(values, flag, self.default(flag))
-        for name in HELP_FLAGS:
-            flags.DEFINE_boolean(name, False, "Show this guide.", flag_values=values)
+        values = self._flag_values()
+        extra: list[str] = []
         try:
-            rest = values(argv)
+            if self.passthrough_flag is None:
+                rest = values(argv)
+            else:
+                rest = values(argv, known_only=True)
+                rest, extra = rest[:1], rest[1:]
+                if extra and values[self.passthrough_flag].value in (None, "", False):
+                    # Not passed through: the error they give without passthrough.
+                    rest = self._flag_values()(argv)
         except flags.Error as error:
             raise UsageError(_first_line(error)) from None
         if any(values[name].value for name in HELP_FLAGS):
@@ -216,7 +243,20 @@ class Command:
             raise UsageError(f"usage: {self.usage()}")
         args = {flag.name: values[flag.name].value for flag in self.flags}
         args.update({name.lower(): value for name, value in zip(self.positional, positional)})
+        if self.passthrough_flag is not None:
+            args["extra_args"] = extra
         return types.SimpleNamespace(**args), values["verbosity"].value
+
+    def _flag_values(self):
+        """A fresh absl `FlagValues` holding the command's flags and the help flags."""
+        from absl import flags
+
+        values = flags.FlagValues()
+        for flag in self.all_flags:
+            _define(values, flag, self.default(flag))
+        for name in HELP_FLAGS:
+            flags.DEFINE_boolean(name, False, "Show this guide.", flag_values=values)
+        return values
 
 
 def _define(values, flag: Flag, default: Any) -> None:
@@ -317,18 +357,34 @@ def _import_tensorflow_quietly() -> None:
     """
     if "tensorflow" in sys.modules:
         return
+    with quiet_stderr(replay_on_error=True):
+        import tensorflow  # noqa: F401
+
+
+@contextlib.contextmanager
+def quiet_stderr(*, replay_on_error: bool = False) -> Iterator[None]:
+    """Sends file descriptor 2 to a temporary file while the block runs.
+
+    What native code and child processes write there (which Python's logging
+    settings cannot reach: TensorFlow's C++ start-up lines, Apache Beam's
+    worker processes) stays off the terminal. With `replay_on_error`, it is
+    written out if the block raises.
+    """
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
         try:
-            import tensorflow  # noqa: F401
+            yield
         except BaseException:
+            sys.stderr.flush()
             os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
+            if replay_on_error:
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode(errors="replace"))
             raise
         finally:
+            sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
 

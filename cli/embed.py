@@ -44,12 +44,27 @@ texts, bert_tf.embed_file(input, output, export_dir) for a file.
 Errors (a missing export, an unreadable or non-UTF-8 line, a JSON line without
 the field, an unwritable output) print one line `error: ...` naming the file
 and line, and exit with status 1, leaving no OUTPUT.
+
+A corpus on Apache Beam (pip install "bert-tf[beam]"): with --runner, INPUT is
+a glob of text or JSON-lines files (local, gs://, s3://, hdfs://; .gz and .bz2
+too), read in parallel, and OUTPUT a prefix: Parquet shards
+OUTPUT-00000-of-000NN.parquet with columns source (the file), line (0-based),
+embedding (list<float32>) and, with --keep_text, text. The vectors are the
+in-process path's. Flags this command does not know are Beam pipeline options
+(--direct_num_workers=2, --project=..., --flink_master=...). A bad line fails
+the pipeline with the same one-line error and no shards; with --skip_bad_lines
+it goes to OUTPUT-bad_lines-00000-of-000NN.jsonl (source, line, error) and is
+counted. Running on Dataflow, Flink or Spark: docs/embedding.md.
+
+  bert-tf-embed --runner=DirectRunner --export_dir=exports/minilm \
+      --input='corpus/*.jsonl' --json_field=text --output=out/vectors \
+      --direct_num_workers=2 --direct_running_mode=multi_processing
 """
 
 from __future__ import annotations
 
-from bert_tf.cli.command import Command, Flag
-from bert_tf.embedding.options import POOLINGS, EmbedOptions
+from bert_tf.cli.command import Command, Flag, UsageError, quiet_stderr
+from bert_tf.embedding.options import POOLINGS, RUNNERS, EmbedOptions
 
 FLAGS = (
     Flag(
@@ -61,13 +76,15 @@ FLAGS = (
     Flag(
         "input",
         str,
-        "The texts: a UTF-8 file, one text per line (or JSON lines with --json_field).",
+        "The texts: a UTF-8 file, one text per line (or JSON lines with --json_field); with "
+        "--runner: a glob of such files.",
         required=True,
     ),
     Flag(
         "output",
         str,
-        "The .npy to write: float32 [lines, hidden], row i for line i.",
+        "The .npy to write: float32 [lines, hidden], row i for line i; with --runner: the "
+        "prefix of the Parquet shards.",
         required=True,
     ),
     Flag(
@@ -105,10 +122,38 @@ FLAGS = (
         "Lines read, sorted by length and embedded at a time (memory bound).",
         lower_bound=1,
     ),
+    Flag(
+        "runner",
+        "enum",
+        "Run as an Apache Beam pipeline on this runner (needs bert-tf[beam]); unknown flags "
+        "become Beam pipeline options. Default: embed in this process.",
+        choices=RUNNERS,
+    ),
+    Flag("keep_text", bool, "With --runner: add a text column to the shards.", default=False),
+    Flag(
+        "skip_bad_lines",
+        bool,
+        "With --runner: write bad lines to OUTPUT-bad_lines-*.jsonl and count them instead of "
+        "failing.",
+        default=False,
+    ),
+    Flag(
+        "num_shards",
+        int,
+        "With --runner: Parquet shards to write; 0: the runner decides.",
+        default=0,
+        lower_bound=0,
+    ),
 )
+_BEAM_ONLY = ("keep_text", "skip_bad_lines", "num_shards")
 
 
 def main(args) -> int:
+    if args.runner is not None:
+        return _beam_main(args)
+    given = [f"--{name}" for name in _BEAM_ONLY if getattr(args, name)]
+    if given:
+        raise UsageError(f"{' and '.join(given)} need{'s' if len(given) == 1 else ''} --runner")
     from bert_tf.embedding import LogProgress, embed_file
 
     result = embed_file(
@@ -131,6 +176,49 @@ def main(args) -> int:
     return 0
 
 
+def _beam_main(args) -> int:
+    import contextlib
+
+    from absl import logging
+
+    try:
+        from bert_tf.embedding.beam import embed_corpus
+    except ImportError as error:
+        raise UsageError(
+            f"--runner needs Apache Beam ({error.name} is missing): pip install 'bert-tf[beam]'"
+        ) from None
+    # Beam's worker processes log to the terminal from their start, before any
+    # option reaches them: below --verbosity=1 their stderr is kept aside.
+    quiet = quiet_stderr() if logging.get_verbosity() < 1 else contextlib.nullcontext()
+    with quiet:
+        result = embed_corpus(
+            args.input,
+            args.output,
+            args.export_dir,
+            runner=args.runner,
+            pipeline_args=args.extra_args,
+            pooling=args.pooling,
+            normalize=args.normalize,
+            prompt_name=args.prompt_name,
+            batch_size=args.batch_size,
+            max_seq_length=args.max_seq_length,
+            json_field=args.json_field,
+            chunk_lines=args.chunk_lines,
+            keep_text=args.keep_text,
+            skip_bad_lines=args.skip_bad_lines,
+            num_shards=args.num_shards,
+        )
+    print(
+        f"Wrote {result.count} float32 vectors to {len(result.shards)} Parquet "
+        f"shard{'s' if len(result.shards) != 1 else ''} {args.output}-*.parquet "
+        f"in {result.seconds:.1f} s"
+    )
+    if args.skip_bad_lines:
+        where = f": {', '.join(result.dead_letter)}" if result.dead_letter else ""
+        print(f"Skipped {result.bad_lines} bad lines{where}")
+    return 0
+
+
 COMMAND = Command(
     "bert-tf-embed",
     __doc__,
@@ -138,6 +226,8 @@ COMMAND = Command(
     flags=FLAGS,
     defaults=EmbedOptions,
     interrupted="interrupted: no output was written",
+    passthrough_flag="runner",
+    passthrough_usage="[Apache Beam pipeline options, with --runner]",
 )
 run = COMMAND.run
 

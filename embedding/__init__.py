@@ -8,7 +8,10 @@
 - `embed_file(input, output, export_dir, ...)`: a text or JSON-lines file of
   any size -> a `.npy`, streamed (`bert_tf.embedding.files`);
 - `EmbedOptions` / `DEFAULTS`: the options and their defaults
-  (`bert_tf.embedding.options`).
+  (`bert_tf.embedding.options`);
+- `bert_tf.embedding.beam.embed_corpus(patterns, output_prefix, export_dir)`:
+  a corpus of files -> Parquet shards, as an Apache Beam pipeline (the
+  `beam` extra; imported only from there).
 
 Attributes load on first use (`bert_tf.lazy`).
 
@@ -41,6 +44,7 @@ __getattr__, __dir__ = lazy.exports(
         "read_lines": _FILES,
         "DEFAULTS": _OPTIONS,
         "POOLINGS": _OPTIONS,
+        "RUNNERS": _OPTIONS,
         "EmbedError": _OPTIONS,
         "EmbedOptions": _OPTIONS,
     },

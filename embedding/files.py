@@ -80,21 +80,36 @@ def read_lines(path: pathlib.Path, json_field: str | None = None) -> Iterator[st
         raise EmbedError(f"input {path}: cannot read ({e.strerror})") from None
     with f:
         for number, raw in enumerate(f, start=1):
-            try:
-                line = raw.decode("utf-8").rstrip("\r\n")
-            except UnicodeDecodeError as e:
-                raise EmbedError(
-                    f"{path}:{number}: not valid UTF-8 ({e.reason} at byte {e.start})"
-                ) from None
-            if json_field is None:
-                yield line
-            elif not line.strip():
-                yield ""
-            else:
-                yield _json_text(line, json_field, path, number)
+            yield parse_line(raw, json_field, path, number)
 
 
-def _json_text(line: str, field: str, path: pathlib.Path, number: int) -> str:
+def parse_line(raw: bytes, json_field: str | None, path, number: int) -> str:
+    """The text of one raw line (with or without its line ending), as `read_lines` yields it.
+
+    Args:
+      raw: the line's bytes.
+      json_field: None for plain text; else the JSON lines field to embed.
+      path: the file, for messages (a path or a URL).
+      number: the line's 1-based number, for messages.
+
+    Raises:
+      EmbedError: the line is not UTF-8, not JSON, or lacks a string `json_field`,
+        naming `path` and `number`.
+    """
+    try:
+        line = raw.decode("utf-8").rstrip("\r\n")
+    except UnicodeDecodeError as e:
+        raise EmbedError(
+            f"{path}:{number}: not valid UTF-8 ({e.reason} at byte {e.start})"
+        ) from None
+    if json_field is None:
+        return line
+    if not line.strip():
+        return ""
+    return _json_text(line, json_field, path, number)
+
+
+def _json_text(line: str, field: str, path, number: int) -> str:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as e:

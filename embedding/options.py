@@ -20,6 +20,16 @@ POOLINGS = (
     "pooled",
 )
 
+# The Apache Beam runners of `bert-tf-embed --runner` (`bert_tf.embedding.beam`).
+RUNNERS = (
+    "DirectRunner",
+    "PrismRunner",
+    "DataflowRunner",
+    "FlinkRunner",
+    "SparkRunner",
+    "PortableRunner",
+)
+
 
 class EmbedError(BertTfError, ValueError):
     """Bad arguments or input for embedding (one line, names the problem)."""
