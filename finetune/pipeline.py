@@ -1,10 +1,12 @@
 """tf.data input pipelines: strings on the host, packed ids to the replicas.
 
 Both pipelines are built per input pipeline (`tf.distribute.InputContext`), for
-`strategy.distribute_datasets_from_function`: each worker reads its shard,
-batches at the per-replica batch size and runs the packer (`tokenize` +
+`strategy.distribute_datasets_from_function`: each worker takes its share,
+batched at the per-replica batch size, and runs the packer (`tokenize` +
 `bert_pack_inputs`) in `Dataset.map` on its CPU; the strategy hands the
-batches to the replicas.
+batches to the replicas. Training shares are cut from the global batches of
+one permutation, so the examples of a step do not depend on the number of
+workers.
 
 Training order is a pure function of `(seed, epoch)`: epoch `e` shuffles the
 examples with a seed derived from both, so a run restarted at step `s` rebuilds
@@ -65,12 +67,15 @@ def train_dataset_fn(
 
     def dataset_fn(context: tf.distribute.InputContext) -> tf.data.Dataset:
         batch = context.get_per_replica_batch_size(global_batch_size)
-        per_pipeline_step = global_batch_size // context.num_input_pipelines
+        steps = len(labels) // global_batch_size - start_step
         ds = tf.data.Dataset.from_tensor_slices((texts, labels))
-        ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
+        # Every input pipeline (worker) draws the same permutation and keeps its
+        # replicas' per-replica batches of each global batch: step k trains on
+        # the same examples on one process and on any number of workers.
         ds = ds.shuffle(len(labels), seed=epoch_seed(seed, epoch), reshuffle_each_iteration=False)
-        ds = ds.skip(start_step * per_pipeline_step)
+        ds = ds.skip(start_step * global_batch_size).take(steps * global_batch_size)
         ds = ds.batch(batch, drop_remainder=True)
+        ds = ds.shard(context.num_input_pipelines, context.input_pipeline_id)
         ds = ds.map(
             lambda x, y: (packer(x), y), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
         )

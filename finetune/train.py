@@ -164,9 +164,13 @@ def train(
         )
         trainer = Trainer(strategy, classifier, optimizer, config)
         output = output_dir if chief else None
-        return _run(
+        result = _run(
             trainer, packer, manager, train_data, eval_data, output, total_steps, epoch_steps
         )
+        if not chief:
+            # A finished worker's copy is never read: resuming restores the chief's.
+            tf.io.gfile.rmtree(checkpoint_dir)
+        return result
 
 
 @contextlib.contextmanager

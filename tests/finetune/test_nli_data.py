@@ -230,3 +230,42 @@ def test_synthetic_set_hides_the_label():
             if marker in f"{premise} {hypothesis}".lower().split()
         }
         assert labels == {0, 1, 2}, marker
+
+
+@pytest.mark.parametrize(("pipelines", "replicas", "start_step"), [(2, 2, 0), (2, 4, 1), (3, 3, 2)])
+def test_training_steps_hold_the_same_examples_on_any_number_of_workers(
+    pipelines, replicas, start_step
+):
+    """Step k's examples, over all input pipelines, are the one-process run's step k."""
+    import tensorflow as tf
+
+    from bert_tf.finetune import pipeline
+
+    examples = [data.NliExample((f"p{i}", f"h{i}"), i % 3) for i in range(100)]
+    global_batch = 12
+
+    def steps(context):
+        fn = pipeline.train_dataset_fn(
+            examples,
+            lambda x: x,
+            ("premise", "hypothesis"),
+            global_batch,
+            seed=4,
+            epoch=1,
+            start_step=start_step,
+        )
+        return [[s.decode() for s in x["premise"].numpy()] for x, _ in fn(context)]
+
+    one = steps(tf.distribute.InputContext(1, 0, 1))
+    assert len(one) == 100 // global_batch - start_step
+    shares = [steps(tf.distribute.InputContext(pipelines, i, replicas)) for i in range(pipelines)]
+    per_pipeline = replicas // pipelines
+    for step, expected in enumerate(one):
+        found = [
+            text
+            for share in shares
+            for batch in share[step * per_pipeline : (step + 1) * per_pipeline]
+            for text in batch
+        ]
+        assert sorted(found) == sorted(expected), step
+    assert all(len(share) == len(one) * per_pipeline for share in shares)
