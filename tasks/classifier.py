@@ -72,11 +72,15 @@ class ClassifierModule(TaskModule):
         super().__init__(interface.CLASSIFIER_DIR, preprocessor, task_model, labels, seq_length)
         self.label_names = tf.constant(list(labels))
         self.serve = tf.function(self._classify, input_signature=[STRINGS])
-        self.serve_pairs = tf.function(
+        # One dict argument: the signature takes named tensors (TF Serving) and
+        # the attribute one dict (Keras 3's `TFSMLayer(call_endpoint="pairs")`).
+        self.pairs = tf.function(
             self._classify_pairs,
             input_signature=[
-                tf.TensorSpec([None], tf.string, name="text"),
-                tf.TensorSpec([None], tf.string, name="text_pair"),
+                {
+                    "text": tf.TensorSpec([None], tf.string, name="text"),
+                    "text_pair": tf.TensorSpec([None], tf.string, name="text_pair"),
+                }
             ],
         )
 
@@ -92,7 +96,8 @@ class ClassifierModule(TaskModule):
     def _classify(self, text):
         return self._outputs(self._pack(text))
 
-    def _classify_pairs(self, text, text_pair):
+    def _classify_pairs(self, inputs):
+        text, text_pair = inputs["text"], inputs["text_pair"]
         single, paired = self._pack(text), self._pack(text, text_pair)
         has_pair = tf.not_equal(text_pair, "")[:, tf.newaxis]
         packed = {k: tf.where(has_pair, paired[k], single[k]) for k in interface.ENCODER_INPUTS}
@@ -101,7 +106,7 @@ class ClassifierModule(TaskModule):
     def signatures(self) -> dict:
         return {
             interface.SERVING_SIGNATURE: self.serve.get_concrete_function(),
-            PAIRS_SIGNATURE: self.serve_pairs.get_concrete_function(),
+            PAIRS_SIGNATURE: self.pairs.get_concrete_function(),
         }
 
     def probe(self) -> dict:

@@ -58,15 +58,20 @@ class MultipleChoiceModule(TaskModule):
     def __init__(self, preprocessor: tf.Module, task_model: tf_keras.Model, seq_length: int):
         # The head scores one choice: no label names; `label` is a choice's index.
         super().__init__(interface.MULTIPLE_CHOICE_DIR, preprocessor, task_model, (), seq_length)
-        self.serve = tf.function(
+        # One dict argument: the signature takes named tensors (TF Serving) and
+        # the attribute one dict (Keras 3's `TFSMLayer(call_endpoint="serving_default")`).
+        self.serving_default = tf.function(
             self._choose,
             input_signature=[
-                tf.TensorSpec([None], tf.string, name="prompt"),
-                tf.TensorSpec([None, None], tf.string, name="choices"),
+                {
+                    "prompt": tf.TensorSpec([None], tf.string, name="prompt"),
+                    "choices": tf.TensorSpec([None, None], tf.string, name="choices"),
+                }
             ],
         )
 
-    def _choose(self, prompt, choices):
+    def _choose(self, inputs):
+        prompt, choices = inputs["prompt"], inputs["choices"]
         shape = tf.shape(choices)
         prompts = tf.reshape(tf.repeat(prompt[:, tf.newaxis], shape[1], axis=1), [-1])
         segments = [self.preprocessor.tokenize(prompts)]
@@ -80,7 +85,7 @@ class MultipleChoiceModule(TaskModule):
         }
 
     def signatures(self) -> dict:
-        return {interface.SERVING_SIGNATURE: self.serve.get_concrete_function()}
+        return {interface.SERVING_SIGNATURE: self.serving_default.get_concrete_function()}
 
     def probe(self) -> dict:
         return {

@@ -148,3 +148,23 @@ def google_task_checkpoint(folder: pathlib.Path, scope: str, rows: int):
             session.run(tf.compat.v1.global_variables_initializer())
             saver.save(session, prefix)
     return written.reference, weights, bias
+
+
+def assert_loaders_agree(folder: pathlib.Path, feed: dict, signature="serving_default") -> None:
+    """A signature gives the same outputs via `tf.saved_model.load`,
+    `hub.KerasLayer` (Keras 2) and `keras.layers.TFSMLayer` (Keras 3)."""
+    import keras
+    import tensorflow_hub as hub
+
+    feed = {k: tf.constant(v) for k, v in feed.items()}
+    expected = tf.saved_model.load(os.fspath(folder)).signatures[signature](**feed)
+    layer = hub.KerasLayer(os.fspath(folder), signature=signature, signature_outputs_as_dict=True)
+    found = {"hub.KerasLayer": layer(feed)}
+    tfsm = keras.layers.TFSMLayer(os.fspath(folder), call_endpoint=signature)
+    found["TFSMLayer"] = tfsm(*feed.values()) if len(feed) == 1 else tfsm(feed)
+    for loader, outputs in found.items():
+        assert set(outputs) == set(expected), loader
+        for key, value in expected.items():
+            np.testing.assert_array_equal(
+                np.asarray(outputs[key]), value.numpy(), err_msg=f"{loader} {key}"
+            )

@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_text  # noqa: F401  (registers the ops preprocess/ uses)
 from task_checkpoints import (
     LABELS,
+    assert_loaders_agree,
     export_task_checkpoint,
     google_task_checkpoint,
     hf_task_checkpoint,
@@ -206,3 +207,10 @@ def test_minilm_labels_and_scores_match_the_transformers_pipeline(tmp_path, mini
         diff = float(np.max(np.abs(scores - [e["score"] for e in expected])))
         print(f"{name}: max abs score diff to the pipeline {diff:.2e}")
         assert diff <= 1e-4, name
+
+
+def test_hub_keras_layer_and_tfsm_layer_serve_it(hf_export):
+    export_dir, _ = hf_export
+    folder = export_dir / interface.CLASSIFIER_DIR
+    assert_loaders_agree(folder, {"text": TEXTS})
+    assert_loaders_agree(folder, {"text": TEXTS, "text_pair": PAIRS}, signature="pairs")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 from task_checkpoints import (
+    assert_loaders_agree,
     export_task_checkpoint,
     minilm_task_checkpoint,
     packed_inputs,
@@ -97,3 +98,10 @@ def test_minilm_logits_match_transformers_on_its_tokenizer(tmp_path, minilm_dir)
     print(f"minilm multiple_choice: max abs diff to transformers {diff:.2e}")
     assert diff <= factory.PARITY_ATOL
     assert [r["label"] for r in found] == expected.argmax(-1).tolist()
+
+
+def test_hub_keras_layer_and_tfsm_layer_serve_it(hf_export):
+    export_dir, _ = hf_export
+    assert_loaders_agree(
+        export_dir / interface.MULTIPLE_CHOICE_DIR, {"prompt": PROMPTS, "choices": CHOICES}
+    )

@@ -14,6 +14,7 @@ import pytest
 import tensorflow as tf
 from task_checkpoints import (
     LABELS,
+    assert_loaders_agree,
     export_task_checkpoint,
     minilm_task_checkpoint,
     packed_inputs,
@@ -142,3 +143,8 @@ def test_minilm_entities_match_the_transformers_pipeline(tmp_path, minilm_dir):
     print(f"{entities} entities; max abs score diff to the pipeline {worst:.2e}")
     assert entities > 2 * len(PIPELINE_TEXTS)
     assert worst <= 1e-4
+
+
+def test_hub_keras_layer_and_tfsm_layer_serve_it(hf_export):
+    export_dir, _ = hf_export
+    assert_loaders_agree(export_dir / interface.TOKEN_CLASSIFIER_DIR, {"text": TEXTS})
