@@ -148,6 +148,22 @@ FLAGS = (
 _BEAM_ONLY = ("keep_text", "skip_bad_lines", "num_shards")
 
 
+# The options both paths (in-process and Beam) take, by flag name.
+_EMBED_OPTIONS = (
+    "pooling",
+    "normalize",
+    "prompt_name",
+    "batch_size",
+    "max_seq_length",
+    "json_field",
+    "chunk_lines",
+)
+
+
+def _embed_options(args) -> dict:
+    return {name: getattr(args, name) for name in _EMBED_OPTIONS}
+
+
 def main(args) -> int:
     if args.runner is not None:
         return _beam_main(args)
@@ -160,13 +176,7 @@ def main(args) -> int:
         args.input,
         args.output,
         args.export_dir,
-        pooling=args.pooling,
-        normalize=args.normalize,
-        prompt_name=args.prompt_name,
-        batch_size=args.batch_size,
-        max_seq_length=args.max_seq_length,
-        json_field=args.json_field,
-        chunk_lines=args.chunk_lines,
+        **_embed_options(args),
         progress=LogProgress(),
     )
     print(
@@ -197,13 +207,7 @@ def _beam_main(args) -> int:
             args.export_dir,
             runner=args.runner,
             pipeline_args=args.extra_args,
-            pooling=args.pooling,
-            normalize=args.normalize,
-            prompt_name=args.prompt_name,
-            batch_size=args.batch_size,
-            max_seq_length=args.max_seq_length,
-            json_field=args.json_field,
-            chunk_lines=args.chunk_lines,
+            **_embed_options(args),
             keep_text=args.keep_text,
             skip_bad_lines=args.skip_bad_lines,
             num_shards=args.num_shards,
