@@ -255,7 +255,8 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
         f"{config.hidden_size}) and loading {sources.files.format} weights"
     ):
         encoder, mlm_model, nsp_model = _build_models(config, options, precisions.FLOAT32)
-        head = _task_head(sources, options)
+        reader = open_reader(sources.files)
+        head = _task_head(sources, options, reader.shapes())
         task_model = None
         if head is None:
             report = _load_weights(sources, encoder, mlm_model, nsp_model)
@@ -270,7 +271,7 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
                     )
             task_model = heads.build_task_model(encoder, config, head)
             report = heads.load_task_checkpoint(
-                sources.files, open_reader(sources.files), encoder, task_model, head.task
+                sources.files, reader, encoder, task_model, head.task
             )
         if options.with_mlm and not report.has_mlm_head:
             raise ExportError(
@@ -306,9 +307,17 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
             pathlib.Path(p).name: _sha256(pathlib.Path(p)) for p in sources.files.weight_files
         }
     built = _Built(
-        encoder, mlm_model, preprocessor, vocab, report, special, probe, reference, checksums
+        encoder,
+        mlm_model,
+        preprocessor,
+        vocab,
+        report,
+        special,
+        probe,
+        reference,
+        checksums,
+        nsp_model=nsp_model,
     )
-    built.nsp_model = nsp_model
     if head is not None and head.task in folders.WRITTEN:
         # Float32, on the float32 encoder, whatever `precision` the encoder/ gets.
         built.head = head
@@ -330,10 +339,14 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
     return built
 
 
-def _task_head(sources: ExportSources, options: ExportOptions) -> heads.TaskHead | None:
-    """The checkpoint's task head (loaded; written as a folder if supported), or None."""
+def _task_head(
+    sources: ExportSources, options: ExportOptions, shapes: dict[str, tuple[int, ...]]
+) -> heads.TaskHead | None:
+    """The checkpoint's task head (loaded; written as a folder if supported), or None.
+
+    `shapes`: the checkpoint's variable shapes (`reader.shapes()`).
+    """
     files = sources.files
-    shapes = open_reader(files).shapes()
     raw = {}
     if files.format == "huggingface" and files.config:
         raw = json.loads(pathlib.Path(files.config).read_text(encoding="utf-8"))

@@ -85,8 +85,7 @@ class ClassifierModule(TaskModule):
         )
 
     def _pack(self, *segments):
-        tokens = [self.preprocessor.tokenize(s) for s in segments]
-        return self.preprocessor.bert_pack_inputs(tokens, seq_length=self.seq_length)
+        return self.preprocessor.bert_pack_inputs(list(segments), seq_length=self.seq_length)
 
     def _outputs(self, packed):
         logits = self.logits(packed)
@@ -94,11 +93,13 @@ class ClassifierModule(TaskModule):
         return {"logits": logits, "probabilities": tf.nn.softmax(logits), "label": label}
 
     def _classify(self, text):
-        return self._outputs(self._pack(text))
+        return self._outputs(self._pack(self.preprocessor.tokenize(text)))
 
     def _classify_pairs(self, inputs):
         text, text_pair = inputs["text"], inputs["text_pair"]
-        single, paired = self._pack(text), self._pack(text, text_pair)
+        # Each text is tokenized once; only the packing differs.
+        first, second = self.preprocessor.tokenize(text), self.preprocessor.tokenize(text_pair)
+        single, paired = self._pack(first), self._pack(first, second)
         has_pair = tf.not_equal(text_pair, "")[:, tf.newaxis]
         packed = {k: tf.where(has_pair, paired[k], single[k]) for k in interface.ENCODER_INPUTS}
         return self._outputs(packed)

@@ -73,9 +73,12 @@ class MultipleChoiceModule(TaskModule):
     def _choose(self, inputs):
         prompt, choices = inputs["prompt"], inputs["choices"]
         shape = tf.shape(choices)
-        prompts = tf.reshape(tf.repeat(prompt[:, tf.newaxis], shape[1], axis=1), [-1])
-        segments = [self.preprocessor.tokenize(prompts)]
-        segments.append(self.preprocessor.tokenize(tf.reshape(choices, [-1])))
+        # Each prompt is tokenized once and its rows repeated, one per choice.
+        rows = tf.repeat(tf.range(shape[0]), shape[1])
+        segments = [
+            tf.gather(self.preprocessor.tokenize(prompt), rows),
+            self.preprocessor.tokenize(tf.reshape(choices, [-1])),
+        ]
         packed = self.preprocessor.bert_pack_inputs(segments, seq_length=self.seq_length)
         logits = tf.reshape(self.logits(packed), shape)
         return {
