@@ -334,6 +334,9 @@ class ExportMetadata:
     labels: tuple[str, ...] = ()
     # `encoder.nsp`, the next-sentence head (`--with_nsp`).
     with_nsp: bool = False
+    # `question_answerer/`'s windows: seq_length, doc_stride, max_query_length,
+    # max_answer_length (`bert_tf.tasks.question_answerer.Windows`).
+    qa_windows: dict[str, int] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

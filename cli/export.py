@@ -135,7 +135,8 @@ FLAGS = (
         "enum",
         "The fine-tuned head to write as a string-in folder beside the pair (classifier/: "
         "text -> logits, probabilities, label; token_classifier/: text -> logits and entity "
-        "spans; multiple_choice/: prompt, choices -> logits, label). Default: the head the checkpoint holds "
+        "spans; question_answerer/: question, context -> answer, offsets, score; "
+        "multiple_choice/: prompt, choices -> logits, label). Default: the head the checkpoint holds "
         "(config.json architectures, weight names), if any; give it where a checkpoint is "
         "ambiguous.",
         choices=TASK_DIRS,
@@ -145,6 +146,32 @@ FLAGS = (
         "list",
         "The task head's label names in logit order. Default: the checkpoint's id2label, "
         "else LABEL_0, LABEL_1, ...",
+    ),
+    Flag(
+        "qa_seq_length",
+        int,
+        "question_answerer/: wordpieces per window. Default: 384 (run_squad.py's "
+        "max_seq_length), or the config's max_position_embeddings if smaller.",
+        lower_bound=8,
+    ),
+    Flag(
+        "qa_doc_stride",
+        int,
+        "question_answerer/: context wordpieces from one window's start to the next's "
+        "(run_squad.py's doc_stride).",
+        lower_bound=1,
+    ),
+    Flag(
+        "qa_max_query_length",
+        int,
+        "question_answerer/: the question's wordpieces kept (run_squad.py's max_query_length).",
+        lower_bound=1,
+    ),
+    Flag(
+        "qa_max_answer_length",
+        int,
+        "question_answerer/: the longest answer in wordpieces (run_squad.py's max_answer_length).",
+        lower_bound=1,
     ),
 )
 
@@ -168,6 +195,10 @@ def main(args) -> int:
                 "embedding_pooling",
                 "embedding_normalize",
                 "task",
+                "qa_seq_length",
+                "qa_doc_stride",
+                "qa_max_query_length",
+                "qa_max_answer_length",
             )
         },
         labels=tuple(args.labels) if args.labels else None,

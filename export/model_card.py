@@ -154,6 +154,7 @@ def _task_section(metadata: interface.ExportMetadata, export_dir: pathlib.Path) 
     folder = interface.ExportLayout(export_dir).part(metadata.task)
     labels = ", ".join(f"`{label}`" for label in metadata.labels)
     over = f", over the labels {labels}" if labels else ""
+    length = f"at `seq_length` {metadata.default_seq_length}"
     if metadata.task == interface.CLASSIFIER_DIR:
         title, what, call, api = (
             "Sequence classification",
@@ -172,6 +173,24 @@ def _task_section(metadata: interface.ExportMetadata, export_dir: pathlib.Path) 
             '"we sang."]]))["label"]',
             'choose(["It rained, so"], [["we ran.", "we sang."]]',
         )
+    elif metadata.task == interface.QUESTION_ANSWERER_DIR:
+        windows = metadata.qa_windows or {}
+        over = ""
+        length = (
+            f"in windows of {windows.get('seq_length')} wordpieces starting "
+            f"{windows.get('doc_stride')} apart, the question cut to "
+            f"{windows.get('max_query_length')}, answers of at most "
+            f"{windows.get('max_answer_length')} wordpieces, as google's `run_squad.py`"
+        )
+        title, what, call, api = (
+            "Extractive question answering",
+            "`serving_default(question, context)` returns `answer` (a slice of the "
+            "context), its `start`/`end` byte offsets and `score` (the best span over "
+            "all of the context's windows)",
+            '(question=tf.constant(["Where is the tower?"]), '
+            'context=tf.constant(["The tower stands in Paris."]))["answer"]',
+            'answer(["Where is the tower?"], ["The tower stands in Paris."]',
+        )
     else:
         title, what, call, api = (
             "Token classification",
@@ -185,8 +204,7 @@ def _task_section(metadata: interface.ExportMetadata, export_dir: pathlib.Path) 
     return f"""
 ## {title} (`{metadata.task}/`)
 
-The checkpoint's fine-tuned head, strings in (float32, at `seq_length`
-{metadata.default_seq_length}): {what}{over}.
+The checkpoint's fine-tuned head, strings in (float32, {length}): {what}{over}.
 
 ```python
 import tensorflow as tf

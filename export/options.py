@@ -44,6 +44,11 @@ class ExportOptions:
             if any (`bert_tf.tasks.heads.find_task`).
         labels: the head's label names in logit order; None: the checkpoint's
             `id2label`, else `LABEL_0`, `LABEL_1`, ...
+        qa_seq_length: `question_answerer/`'s window length; None: google's
+            `run_squad.py` 384, or the config's `max_position_embeddings` if smaller.
+        qa_doc_stride: context wordpieces from one window's start to the next's.
+        qa_max_query_length: the question's wordpieces kept.
+        qa_max_answer_length: the longest answer, in wordpieces.
     """
 
     config: str | None = None
@@ -59,6 +64,10 @@ class ExportOptions:
     embedding_normalize: bool | None = None
     task: str | None = None
     labels: tuple[str, ...] | None = None
+    qa_seq_length: int | None = None
+    qa_doc_stride: int = 128
+    qa_max_query_length: int = 64
+    qa_max_answer_length: int = 15
 
     @property
     def jit_compile(self) -> bool:

@@ -57,6 +57,7 @@ from bert_tf.export.sources import ExportSources, resolve_sources
 from bert_tf.heads import build_mlm_model, build_nsp_model
 from bert_tf.preprocess import TokenizerSettings, build_preprocess_model, load_vocab
 from bert_tf.tasks import folders, heads
+from bert_tf.tasks.question_answerer import Windows
 from bert_tf.version import __version__
 
 
@@ -239,6 +240,7 @@ class _Built:
     embedding_reference: dict[str, Any] | None = None
     head: heads.TaskHead | None = None
     task_module: Any = None
+    qa_windows: dict[str, int] | None = None
 
 
 def _build(sources: ExportSources, options: ExportOptions) -> _Built:
@@ -318,11 +320,20 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
         checksums,
         nsp_model=nsp_model,
     )
-    if head is not None and head.task in folders.WRITTEN:
+    if head is not None:
         # Float32, on the float32 encoder, whatever `precision` the encoder/ gets.
         built.head = head
+        windows = None
+        if head.task == heads.QUESTION_ANSWERER:
+            windows = _qa_windows(options, config)
+            built.qa_windows = dataclasses.asdict(windows)
         built.task_module = folders.build_task_module(
-            head, preprocessor, task_model, options.default_seq_length, vocab
+            head,
+            preprocessor,
+            task_model,
+            options.default_seq_length,
+            vocab,
+            windows,
         )
     stack = _stack(sources, options)
     if stack is not None:
@@ -339,10 +350,32 @@ def _build(sources: ExportSources, options: ExportOptions) -> _Built:
     return built
 
 
+def _qa_windows(options: ExportOptions, config: BertConfig) -> Windows:
+    """`question_answerer/`'s windows from the `--qa_*` flags, checked against the config."""
+    length = options.qa_seq_length
+    if length is None:
+        length = min(Windows.seq_length, config.max_position_embeddings)
+        if length < Windows.seq_length:
+            logging.info(
+                "question_answerer/: windows of %d wordpieces (the config's "
+                "max_position_embeddings; run_squad.py's default is %d)",
+                length,
+                Windows.seq_length,
+            )
+    windows = Windows(
+        length, options.qa_doc_stride, options.qa_max_query_length, options.qa_max_answer_length
+    )
+    try:
+        windows.check(config.max_position_embeddings)
+    except ValueError as error:
+        raise ExportError(str(error)) from None
+    return windows
+
+
 def _task_head(
     sources: ExportSources, options: ExportOptions, shapes: dict[str, tuple[int, ...]]
 ) -> heads.TaskHead | None:
-    """The checkpoint's task head (loaded; written as a folder if supported), or None.
+    """The checkpoint's task head (loaded and written as its folder), or None.
 
     `shapes`: the checkpoint's variable shapes (`reader.shapes()`).
     """
@@ -355,8 +388,6 @@ def _task_head(
         if options.labels:
             raise ExportError("--labels: the checkpoint holds no task head (see --task)")
         return None
-    if task not in folders.WRITTEN and options.task is not None:
-        raise ExportError(f"--task={task}: writing {task}/ is not supported yet")
     head = heads.labels_for(task, shapes, files.format, raw.get("id2label"), options.labels)
     logging.info(
         "Task head: %s with labels %s (%s)",
@@ -366,14 +397,6 @@ def _task_head(
         if options.labels
         else ("id2label" if raw.get("id2label") else "the head's shape"),
     )
-    if task not in folders.WRITTEN:
-        # Its weights still load (every one accounted for), but no folder is written.
-        logging.warning(
-            "The checkpoint holds a %s head: this version does not write %s/ yet; "
-            "exporting the encoder without it.",
-            task,
-            task,
-        )
     return head
 
 
@@ -533,4 +556,5 @@ def _metadata(
         embedding=None if built.stack is None else built.stack.to_dict(),
         task=None if built.head is None else built.head.task,
         labels=() if built.head is None else built.head.labels,
+        qa_windows=built.qa_windows,
     )

@@ -86,6 +86,11 @@ class TaskModule(tf.Module):
         return worst
 
 
+def char_offset(data: bytes, offset: int) -> int:
+    """A byte offset into UTF-8 `data` (the SavedModels' offsets) as a Python character offset."""
+    return len(data[:offset].decode("utf-8"))
+
+
 def _compare(what: str, want: np.ndarray, found: np.ndarray) -> float:
     """0 for equal non-float outputs; the max abs diff of float ones, if within bound."""
     if want.shape != found.shape:

@@ -43,7 +43,7 @@ import tf_keras
 from absl import logging
 
 from bert_tf import interface
-from bert_tf.tasks.task_module import STRINGS, TaskModule
+from bert_tf.tasks.task_module import STRINGS, TaskModule, char_offset
 
 OUTPUTS = (
     "logits",
@@ -227,11 +227,6 @@ class TokenClassifierModule(TaskModule):
         return {interface.SERVING_SIGNATURE: {"text": tf.constant(list(PROBE))}}
 
 
-def _char_offset(data: bytes, offset: int) -> int:
-    """A byte offset into UTF-8 `data` (a character boundary) as a character offset."""
-    return len(data[:offset].decode("utf-8"))
-
-
 def tag_entities(
     texts: Sequence[str], export_dir: os.PathLike | str, *, batch_size: int = 32
 ) -> list[list[dict]]:
@@ -277,8 +272,8 @@ def tag_entities(
                         "entity_group": out["entity_group"][i, j].decode("utf-8"),
                         "score": float(out["score"][i, j]),
                         "word": out["word"][i, j].decode("utf-8"),
-                        "start": _char_offset(data, int(out["start"][i, j])),
-                        "end": _char_offset(data, int(out["end"][i, j])),
+                        "start": char_offset(data, int(out["start"][i, j])),
+                        "end": char_offset(data, int(out["end"][i, j])),
                     }
                     for j in range(int(out["num_entities"][i]))
                 ]

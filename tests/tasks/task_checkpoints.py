@@ -87,8 +87,9 @@ def minilm_task_checkpoint(
         .from_pretrained(minilm_dir, attn_implementation="eager", **named)
         .eval()
     )
+    head = model.qa_outputs if architecture == "BertForQuestionAnswering" else model.classifier
     with torch.no_grad():
-        model.classifier.weight.mul_(head_scale)
+        head.weight.mul_(head_scale)
     tokenizer = transformers.AutoTokenizer.from_pretrained(minilm_dir)
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)

@@ -19,7 +19,6 @@ from task_checkpoints import (
     assert_loaders_agree,
     export_task_checkpoint,
     google_task_checkpoint,
-    hf_task_checkpoint,
     minilm_task_checkpoint,
     packed_inputs,
     reference_logits,
@@ -139,27 +138,6 @@ def test_google_run_classifier_with_labels_through_the_cli(tmp_path):
     last = bad.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "output_weights" in last and "[2, 32]" in last
     assert not (tmp_path / "bad").exists()
-
-
-def test_other_heads_are_reported_not_guessed(tmp_path):
-    """A question-answering head: no folder yet, said in the log; asked for, an error."""
-    hf_task_checkpoint(tmp_path / "ckpt", "BertForQuestionAnswering", 2)
-    result = pair.export_pair(
-        str(tmp_path / "ckpt"), str(tmp_path / "export"), default_seq_length=SEQ_LENGTH
-    )
-    assert result.metadata.task is None
-    assert not (tmp_path / "export" / interface.QUESTION_ANSWERER_DIR).exists()
-    asked = run_script(
-        "bert-tf-export",
-        f"--checkpoint={tmp_path / 'ckpt'}",
-        f"--output_dir={tmp_path / 'asked'}",
-        f"--default_seq_length={SEQ_LENGTH}",
-        "--task=question_answerer",
-    )
-    assert asked.returncode == 1
-    assert asked.stderr.strip().splitlines()[-1] == (
-        "error: --task=question_answerer: writing question_answerer/ is not supported yet"
-    )
 
 
 # Multilingual, accented, CJK, emoji and one text longer than the export's
