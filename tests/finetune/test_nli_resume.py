@@ -68,7 +68,7 @@ def _assert_modes_follow_umask(run_dir):
         assert path.stat().st_mode & readable == readable & ~umask, (path, oct(path.stat().st_mode))
 
 
-@pytest.mark.parametrize("keras", ["2", "3"])
+@pytest.mark.parametrize("keras", ["2", pytest.param("3", marks=pytest.mark.slow)])
 def test_kill_and_resume_equals_uninterrupted(tiny_export_dir, nli_files, tmp_path, keras):
     uninterrupted = run_cli(*_args(tiny_export_dir, nli_files, tmp_path / "a", keras))
     assert uninterrupted.returncode == 0, uninterrupted.stderr[-3000:]

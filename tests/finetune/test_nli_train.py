@@ -46,6 +46,7 @@ def test_mixed_precision_runs(tiny_export_dir, nli_files, tmp_path, mixed_precis
     assert len(changed) == len(fresh.variables) > 10 and all(changed)
 
 
+@pytest.mark.slow
 def test_xla_follows_the_same_loss_curve(tiny_export_dir, nli_files, tmp_path):
     """--jit_compile computes the same steps as graph mode (dropout off: XLA draws its own random bits)."""
     train_data = data.read_nli(nli_files[0])

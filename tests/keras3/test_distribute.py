@@ -7,10 +7,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 HERE = pathlib.Path(__file__).resolve().parent
 
 
+@pytest.mark.slow
 def test_mirrored_two_cpus_matches_one_device(keras3, tiny_export):
     process = subprocess.run(
         [sys.executable, os.fspath(HERE / "distributed_run.py"), os.fspath(tiny_export)],

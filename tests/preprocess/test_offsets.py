@@ -51,7 +51,11 @@ def test_offsets_hard_cases(make_tokenizer, uncased_vocab_file, settings_name):
 
 
 @pytest.mark.parametrize(
-    "settings_name,vocab_name", [("uncased", "uncased_vocab_file"), ("cased", "cased_vocab_file")]
+    "settings_name,vocab_name",
+    [
+        ("uncased", "uncased_vocab_file"),
+        pytest.param("cased", "cased_vocab_file", marks=pytest.mark.slow),
+    ],
 )
 def test_offsets_corpus(request, make_tokenizer, corpus_lines, settings_name, vocab_name):
     ours, ref = make_tokenizer(request.getfixturevalue(vocab_name), settings_name)
