@@ -33,6 +33,7 @@ BENCHMARKS = (
     "embedding_models",
     "export_cost",
     "beam_embedding",
+    "task_serving",
 )
 
 _ONLY = flags.DEFINE_list("only", list(BENCHMARKS), "Benchmarks to run.")
@@ -166,6 +167,17 @@ def summarize() -> list[dict]:
                     ">= 0.85x (issue 16)",
                     beam,
                 )
+    tasks = _load("task_serving")
+    if tasks:
+        for r in tasks["rows"]:
+            _target(
+                rows,
+                f"{r['task']} vs {r['peer']} ({r['items']} items; outputs: {r['same_outputs']})",
+                f"{r['ratio']:.2f}x",
+                r["ratio"] >= 2.0,
+                ">= 2x (issue 13)",
+                tasks,
+            )
     return rows
 
 

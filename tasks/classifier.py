@@ -84,22 +84,23 @@ class ClassifierModule(TaskModule):
             ],
         )
 
-    def _pack(self, *segments):
-        return self.preprocessor.bert_pack_inputs(list(segments), seq_length=self.seq_length)
-
     def _outputs(self, packed):
         logits = self.logits(packed)
         label = tf.gather(self.label_names, tf.argmax(logits, axis=-1))
         return {"logits": logits, "probabilities": tf.nn.softmax(logits), "label": label}
 
     def _classify(self, text):
-        return self._outputs(self._pack(self.preprocessor.tokenize(text)))
+        return self._outputs(self.pack([self.preprocessor.tokenize(text)]))
 
     def _classify_pairs(self, inputs):
         text, text_pair = inputs["text"], inputs["text_pair"]
         # Each text is tokenized once; only the packing differs.
         first, second = self.preprocessor.tokenize(text), self.preprocessor.tokenize(text_pair)
-        single, paired = self._pack(first), self._pack(first, second)
+        # Both at the pairs' length (the longer), so that rows can be chosen.
+        paired = self.pack([first, second])
+        single = self.preprocessor.bert_pack_inputs(
+            [first], seq_length=tf.shape(paired[interface.INPUT_WORD_IDS])[1]
+        )
         has_pair = tf.not_equal(text_pair, "")[:, tf.newaxis]
         packed = {k: tf.where(has_pair, paired[k], single[k]) for k in interface.ENCODER_INPUTS}
         return self._outputs(packed)

@@ -79,7 +79,7 @@ class MultipleChoiceModule(TaskModule):
             tf.gather(self.preprocessor.tokenize(prompt), rows),
             self.preprocessor.tokenize(tf.reshape(choices, [-1])),
         ]
-        packed = self.preprocessor.bert_pack_inputs(segments, seq_length=self.seq_length)
+        packed = self.pack(segments)
         logits = tf.reshape(self.logits(packed), shape)
         return {
             "logits": logits,

@@ -55,6 +55,26 @@ class TaskModule(tf.Module):
         self.labels = tuple(labels)
         self.seq_length = seq_length
 
+    def pack(self, segments: Sequence[tf.RaggedTensor]) -> dict[str, tf.Tensor]:
+        """Packs the segments to the batch's longest row, at most `seq_length`.
+
+        As the transformers pipelines pad (to the longest): a batch of short
+        texts runs short rows. Trimming (round-robin) only happens for rows
+        longer than `seq_length`, exactly as when packing to `seq_length`.
+
+        Args:
+            segments: token ids `[batch, (words), (pieces)]` or `[batch, (pieces)]`.
+
+        Returns:
+            int32 `[batch, seq]` `input_word_ids`, `input_mask`, `input_type_ids`,
+            `seq = min(longest row + specials, seq_length)`.
+        """
+        pieces = [s.merge_dims(1, 2) if s.ragged_rank > 1 else s for s in segments]
+        total = tf.add_n([tf.cast(p.row_lengths(), tf.int32) for p in pieces])
+        longest = tf.reduce_max(tf.concat([total, [0]], 0)) + len(segments) + 1
+        length = tf.minimum(longest, self.seq_length)
+        return self.preprocessor.bert_pack_inputs(list(segments), seq_length=length)
+
     def logits(self, packed: Mapping[str, tf.Tensor]) -> tf.Tensor:
         """The head's float32 logits for packed encoder inputs."""
         return tf.cast(self.task_model(packed, training=False)["logits"], tf.float32)

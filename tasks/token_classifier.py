@@ -7,7 +7,8 @@ checkpoint holds a token-classification head (`bert_tf.tasks.heads`):
 OUT/token_classifier/
   saved_model.pb, variables/, assets/vocab.txt
   serving_default(text: string [batch])
-      -> logits: float32 [batch, seq_length, labels]   ([CLS] at 0, then the pieces)
+      -> logits: float32 [batch, seq, labels]   ([CLS] at 0, then the pieces; seq:
+                                                the batch's longest, at most seq_length)
          entity_group: string [batch, entities]        ("" past num_entities)
          score: float32 [batch, entities]
          start, end: int64 [batch, entities]           byte offsets into `text` (-1 past)
@@ -127,7 +128,7 @@ class TokenClassifierModule(TaskModule):
 
     def _tag(self, text):
         ids, starts, limits = self.preprocessor.tokenize_with_offsets(text)
-        packed = self.preprocessor.bert_pack_inputs([ids], seq_length=self.seq_length)
+        packed = self.pack([ids])
         logits = self.logits(packed)
         words = self._words(text, ids, starts, limits, tf.nn.softmax(logits))
         entities = self._entities(words, tf.shape(text, out_type=tf.int64)[0])

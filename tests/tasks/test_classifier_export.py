@@ -70,7 +70,12 @@ def test_pairs_with_empty_pair_equal_single_texts(hf_export):
     texts = tf.constant(TEXTS)
     single = signatures["serving_default"](text=texts)["logits"].numpy()
     empty = signatures["pairs"](text=texts, text_pair=tf.constant([""] * len(TEXTS)))
-    np.testing.assert_array_equal(empty["logits"].numpy(), single)
+    # The same packed ids; `pairs` pads them to the pairs' longer length, so
+    # only the masked padding columns of the attention differ: float noise.
+    np.testing.assert_allclose(empty["logits"].numpy(), single, rtol=0, atol=1e-6)
+    assert (
+        empty["label"].numpy() == signatures["serving_default"](text=texts)["label"].numpy()
+    ).all()
 
 
 def test_metadata_card_and_python_api(hf_export):
